@@ -1,0 +1,485 @@
+/**
+ * @internal
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import { globalValue } from "effect/GlobalValue"
+import * as Layer from "effect/Layer"
+import * as MutableHashMap from "effect/MutableHashMap"
+import * as Option from "effect/Option"
+import { pipeArguments } from "effect/Pipeable"
+import * as Predicate from "effect/Predicate"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import type * as SingleFlight from "../SingleFlight.js"
+
+/** @internal */
+export const TypeId: SingleFlight.TypeId = Symbol.for("effect-singleflight/SingleFlight") as SingleFlight.TypeId
+
+// -----------------------------------------------------------------------------
+// errors
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export class ReentrantCallError extends Data.TaggedError("ReentrantCallError")<{
+  readonly key: unknown
+}> {
+  override get message(): string {
+    return "SingleFlight: a call re-entered the key of a flight it is part of, which would wait for itself forever. " +
+      "Use a different key for the inner call, or call the inner effect directly. The key is on the error's `key` field."
+  }
+}
+
+/** @internal */
+export class NoCurrentKeyError extends Data.TaggedError("NoCurrentKeyError")<{}> {
+  override get message(): string {
+    return "SingleFlight: the current key was read outside of any call of this group. " +
+      "Read it only inside the effect given to `call` (or to a fiber forked from it)."
+  }
+}
+
+/** @internal */
+export class InvalidOptionsError extends Data.TaggedError("InvalidOptionsError")<{
+  readonly option: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `SingleFlight: invalid option \`${this.option}\`: ${this.reason}`
+  }
+}
+
+// -----------------------------------------------------------------------------
+// the current key
+// -----------------------------------------------------------------------------
+
+/**
+ * One frame per call the current fiber is running the work of, innermost first.
+ * A linked list rather than a single key so that nested calls of other groups
+ * keep each group's own key readable, and re-entry can be detected anywhere up
+ * the chain.
+ */
+interface Frame {
+  readonly group: GroupImpl<unknown>
+  readonly key: unknown
+  readonly parent: Frame | undefined
+}
+
+/** @internal */
+export const currentFrame: FiberRef.FiberRef<Frame | undefined> = globalValue(
+  Symbol.for("effect-singleflight/SingleFlight/currentFrame"),
+  () => FiberRef.unsafeMake<Frame | undefined>(undefined)
+)
+
+const isReentrant = (frame: Frame | undefined, group: GroupImpl<unknown>, key: unknown): boolean => {
+  for (let current = frame; current !== undefined; current = current.parent) {
+    if (current.group === group && Equal.equals(current.key, key)) return true
+  }
+  return false
+}
+
+// -----------------------------------------------------------------------------
+// options
+// -----------------------------------------------------------------------------
+
+const abandonPolicies: ReadonlyArray<SingleFlight.AbandonPolicy> = [
+  "interrupt",
+  "interruptInBackground",
+  "runToCompletion"
+]
+
+const validatePolicy = (option: string, value: unknown): SingleFlight.AbandonPolicy => {
+  if (abandonPolicies.includes(value as SingleFlight.AbandonPolicy)) return value as SingleFlight.AbandonPolicy
+  throw new InvalidOptionsError({
+    option,
+    reason: `expected one of ${abandonPolicies.map((policy) => `"${policy}"`).join(", ")}, got ${String(value)}`
+  })
+}
+
+/**
+ * `Duration.decode` clamps negative numbers and `NaN` to zero, which would
+ * silently turn a typo into "off": check the raw input first.
+ */
+const validateWindow = (option: string, input: Duration.DurationInput): Duration.Duration => {
+  const invalid = (reason: string) => new InvalidOptionsError({ option, reason })
+  if (typeof input === "number" && !(Number.isFinite(input) && input >= 0)) {
+    throw invalid(`expected a finite, non-negative number of milliseconds, got ${input}`)
+  }
+  if (typeof input === "string" && input.trimStart().startsWith("-")) {
+    throw invalid(`expected a non-negative duration, got "${input}"`)
+  }
+  if (Array.isArray(input) && !input.every((part) => Number.isFinite(part) && part >= 0)) {
+    throw invalid(`expected a non-negative [seconds, nanos] tuple, got [${input.join(", ")}]`)
+  }
+  const decoded = Duration.decodeUnknown(input)
+  if (Option.isNone(decoded)) throw invalid(`expected a Duration input such as "5 seconds", got ${String(input)}`)
+  if (!Duration.isFinite(decoded.value)) throw invalid("expected a finite duration")
+  return decoded.value
+}
+
+interface ResolvedOptions {
+  readonly whenAbandoned: SingleFlight.AbandonPolicy
+  readonly reuseSuccessFor: Duration.Duration
+}
+
+/** @internal */
+export const resolveOptions = (options: SingleFlight.Options | undefined): ResolvedOptions => ({
+  whenAbandoned: options?.whenAbandoned === undefined
+    ? "interrupt"
+    : validatePolicy("whenAbandoned", options.whenAbandoned),
+  reuseSuccessFor: options?.reuseSuccessFor === undefined
+    ? Duration.zero
+    : validateWindow("reuseSuccessFor", options.reuseSuccessFor)
+})
+
+// -----------------------------------------------------------------------------
+// flights
+// -----------------------------------------------------------------------------
+
+/**
+ * One execution of the shared work for one key.
+ *
+ * - `running`: the work's fiber is running; callers join it.
+ * - `cancelling`: every waiter left and the fiber is being interrupted;
+ *   newcomers wait for its finalizers, then start afresh.
+ * - `settled`: the work ended; the flight stays in the registry only while its
+ *   success is reused (`reuseSuccessFor`).
+ */
+class Flight {
+  state: "running" | "cancelling" | "settled" = "running"
+  waiters = 1
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  exit: Exit.Exit<unknown, unknown> | undefined = undefined
+  constructor(
+    readonly key: unknown,
+    readonly deferred: Deferred.Deferred<unknown, unknown>,
+    readonly whenAbandoned: SingleFlight.AbandonPolicy
+  ) {}
+}
+
+// -----------------------------------------------------------------------------
+// the group
+// -----------------------------------------------------------------------------
+
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/**
+ * The implementation behind both `Group<K, A, E>` and the app-wide
+ * `SingleFlight` service: the value and error types are only fixed by the
+ * public interfaces.
+ *
+ * All of the registry's state changes happen in synchronous blocks (a fiber
+ * cannot yield inside one), so "look up, then register and start" is atomic.
+ * A `Ref<HashMap>` could not hold the fork in the same step, see
+ * docs/semantics.md.
+ */
+class GroupImpl<K> {
+  readonly [TypeId] = variance
+  readonly flights = MutableHashMap.empty<K, Flight>()
+  readonly running = new Set<Flight>()
+  closed = false
+  calls = 0
+  executions = 0
+  joined = 0
+  reused = 0
+  abandoned = 0
+
+  constructor(readonly options: ResolvedOptions, readonly scope: Scope.Scope) {}
+
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+
+  call<A, E, R>(
+    key: K,
+    effect: Effect.Effect<A, E, R>,
+    options?: SingleFlight.CallOptions
+  ): Effect.Effect<A, E, Exclude<R, Scope.Scope>> {
+    return Effect.suspend(() => {
+      // A bad per-call option is a programming mistake: thrown here, it becomes a defect.
+      const whenAbandoned = options?.whenAbandoned === undefined
+        ? this.options.whenAbandoned
+        : validatePolicy("whenAbandoned", options.whenAbandoned)
+      this.calls++
+      return this.enter(key, Effect.scoped(effect), whenAbandoned)
+    }) as Effect.Effect<A, E, Exclude<R, Scope.Scope>>
+  }
+
+  /**
+   * Joins the flight of `key`, or registers a new one and starts its fiber, in
+   * one synchronous step under an uninterruptible mask: a caller can neither
+   * be interrupted between becoming a waiter and installing the handler that
+   * un-registers it, nor leave a registered flight without a fiber.
+   */
+  enter<R>(
+    key: K,
+    work: Effect.Effect<unknown, unknown, R>,
+    whenAbandoned: SingleFlight.AbandonPolicy
+  ): Effect.Effect<unknown, unknown, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.withFiberRuntime<unknown, unknown, R>((caller, status) => {
+        const frame = caller.getFiberRef(currentFrame)
+        if (isReentrant(frame, this as GroupImpl<unknown>, key)) return Effect.die(new ReentrantCallError({ key }))
+        if (this.closed) return Effect.interrupt
+
+        const existing = MutableHashMap.get(this.flights, key)
+        if (Option.isSome(existing)) {
+          const flight = existing.value
+          switch (flight.state) {
+            case "settled": {
+              this.reused++
+              return flight.exit!
+            }
+            case "cancelling": {
+              // At most one execution per key at any instant: wait for the
+              // cancelled run's finalizers, then try again from the start.
+              return restore(Deferred.await(flight.deferred)).pipe(
+                Effect.exit,
+                Effect.zipRight(this.enter(key, work, whenAbandoned))
+              )
+            }
+            case "running": {
+              flight.waiters++
+              this.joined++
+              return this.wait(flight, restore)
+            }
+          }
+        }
+
+        const flight = new Flight(key, Deferred.unsafeMake(caller.id()), whenAbandoned)
+        MutableHashMap.set(this.flights, key, flight)
+        this.running.add(flight)
+        this.executions++
+        // The fiber starts at once, in this very step (`runFork` runs it until
+        // its first asynchronous boundary). It inherits the caller's context,
+        // FiberRefs and its (uninterruptible) flags, so `settle` is installed
+        // before any interruption can land; the work itself is interruptible.
+        const runtime = Runtime.make({
+          context: caller.currentContext as Context.Context<R>,
+          fiberRefs: caller.getFiberRefs(),
+          runtimeFlags: status.runtimeFlags
+        })
+        flight.fiber = Runtime.runFork(runtime)(this.execute(flight, work, frame))
+        return this.wait(flight, restore)
+      })
+    )
+  }
+
+  execute<R>(
+    flight: Flight,
+    work: Effect.Effect<unknown, unknown, R>,
+    parent: Frame | undefined
+  ): Effect.Effect<unknown, unknown, R> {
+    return Effect.interruptible(work).pipe(
+      Effect.locally(currentFrame, { group: this as GroupImpl<unknown>, key: flight.key, parent }),
+      Effect.onExit((exit) => this.settle(flight, exit))
+    )
+  }
+
+  /**
+   * Runs in the work's fiber once the work (and its scope) ended. The flight
+   * leaves the registry before its `Deferred` completes, so a waiter that
+   * resumes and calls again starts a new execution instead of re-joining this
+   * one; the identity check keeps a flight that was forgotten from evicting
+   * its successor.
+   */
+  settle(flight: Flight, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.running.delete(flight)
+      flight.state = "settled"
+      flight.exit = exit
+      const isCurrent = this.isCurrent(flight)
+      const reuse = isCurrent && Exit.isSuccess(exit) && Duration.toMillis(this.options.reuseSuccessFor) > 0
+      if (isCurrent && !reuse) MutableHashMap.remove(this.flights, flight.key)
+      Deferred.unsafeDone(flight.deferred, exit)
+      return reuse ? this.evictLater(flight) : Effect.void
+    })
+  }
+
+  evictLater(flight: Flight): Effect.Effect<void> {
+    return Effect.sleep(this.options.reuseSuccessFor).pipe(
+      Effect.zipRight(Effect.sync(() => {
+        if (this.isCurrent(flight)) MutableHashMap.remove(this.flights, flight.key)
+      })),
+      Effect.forkIn(this.scope),
+      Effect.asVoid
+    )
+  }
+
+  isCurrent(flight: Flight): boolean {
+    const current = MutableHashMap.get(this.flights, flight.key)
+    return Option.isSome(current) && current.value === flight
+  }
+
+  wait(flight: Flight, restore: Restore): Effect.Effect<unknown, unknown> {
+    return restore(Deferred.await(flight.deferred)).pipe(
+      Effect.onInterrupt(() => this.leave(flight))
+    )
+  }
+
+  /**
+   * A waiter was interrupted. Only the last one to leave decides the fate of
+   * the work; the others just stop waiting.
+   */
+  leave(flight: Flight): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      // The `Deferred` itself ended with an interruption: nothing to leave.
+      if (flight.state !== "running") return Effect.void
+      flight.waiters--
+      if (flight.waiters > 0 || flight.whenAbandoned === "runToCompletion") return Effect.void
+      this.abandoned++
+      const fiber = flight.fiber!
+      if (flight.whenAbandoned === "interruptInBackground") {
+        if (this.isCurrent(flight)) MutableHashMap.remove(this.flights, flight.key)
+        return Fiber.interruptFork(fiber)
+      }
+      // Stays registered while it finalizes, so that newcomers wait for it.
+      flight.state = "cancelling"
+      return Fiber.interrupt(fiber)
+    })
+  }
+
+  forget(key: K): Effect.Effect<void> {
+    return Effect.sync(() => {
+      MutableHashMap.remove(this.flights, key)
+    })
+  }
+
+  get key(): Effect.Effect<K> {
+    return Effect.flatMap(FiberRef.get(currentFrame), (frame) => {
+      for (let current = frame; current !== undefined; current = current.parent) {
+        if (current.group === (this as GroupImpl<unknown>)) return Effect.succeed(current.key as K)
+      }
+      return Effect.die(new NoCurrentKeyError())
+    })
+  }
+
+  get size(): Effect.Effect<number> {
+    return Effect.sync(() => {
+      let count = 0
+      for (const [, flight] of this.flights) {
+        if (flight.state !== "settled") count++
+      }
+      return count
+    })
+  }
+
+  waiters(key: K): Effect.Effect<number> {
+    return Effect.sync(() => {
+      const flight = MutableHashMap.get(this.flights, key)
+      return Option.isSome(flight) && flight.value.state === "running" ? flight.value.waiters : 0
+    })
+  }
+
+  get stats(): Effect.Effect<SingleFlight.Stats> {
+    return Effect.sync(() => ({
+      calls: this.calls,
+      executions: this.executions,
+      joined: this.joined,
+      reused: this.reused,
+      abandoned: this.abandoned,
+      running: this.running.size
+    }))
+  }
+
+  /**
+   * Every execution is interrupted, forgotten ones included, and close waits
+   * for their finalizers. Their waiters end with the interruption; callers
+   * that arrive later are interrupted at once.
+   */
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.closed = true
+      MutableHashMap.clear(this.flights)
+      return Fiber.interruptAll(Array.from(this.running, (flight) => flight.fiber!))
+    })
+  }
+}
+
+const variance = {
+  _K: (_: unknown) => _,
+  _A: (_: unknown) => _,
+  _E: (_: unknown) => _
+}
+
+// -----------------------------------------------------------------------------
+// constructors, tag, accessors
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const isGroup = (u: unknown): u is SingleFlight.Group<unknown, unknown, unknown> =>
+  Predicate.hasProperty(u, TypeId)
+
+const makeImpl = <K>(options?: SingleFlight.Options): Effect.Effect<GroupImpl<K>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const resolved = yield* Effect.try({
+      try: () => resolveOptions(options),
+      catch: (error) => error
+    }).pipe(Effect.orDie)
+    const scope = yield* Effect.scope
+    const group = new GroupImpl<K>(resolved, scope)
+    yield* Scope.addFinalizer(scope, group.close)
+    return group
+  })
+
+/** @internal */
+export const make = <K, A, E>(
+  options?: SingleFlight.Options
+): Effect.Effect<SingleFlight.Group<K, A, E>, never, Scope.Scope> =>
+  // The value and error types exist only in the public interface.
+  makeImpl<K>(options) as unknown as Effect.Effect<SingleFlight.Group<K, A, E>, never, Scope.Scope>
+
+/** @internal */
+export const makeService = (options?: SingleFlight.Options): Effect.Effect<SingleFlight.SingleFlight, never, Scope.Scope> =>
+  makeImpl<unknown>(options)
+
+/** @internal */
+export const tag = Context.GenericTag<SingleFlight.SingleFlight>("effect-singleflight/SingleFlight")
+
+/** @internal */
+export const layerWith = (options?: SingleFlight.Options): Layer.Layer<SingleFlight.SingleFlight> =>
+  Layer.scoped(tag, makeService(options))
+
+/** @internal */
+export const layer: Layer.Layer<SingleFlight.SingleFlight> = layerWith()
+
+/** @internal */
+export const call = <A, E, R>(
+  key: unknown,
+  effect: Effect.Effect<A, E, R>,
+  options?: SingleFlight.CallOptions
+): Effect.Effect<A, E, Exclude<R, Scope.Scope> | SingleFlight.SingleFlight> =>
+  Effect.flatMap(tag, (group) => group.call(key, effect, options))
+
+/** @internal */
+export const dedupe: {
+  (
+    key: unknown,
+    options?: SingleFlight.CallOptions
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, Exclude<R, Scope.Scope> | SingleFlight.SingleFlight>
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    key: unknown,
+    options?: SingleFlight.CallOptions
+  ): Effect.Effect<A, E, Exclude<R, Scope.Scope> | SingleFlight.SingleFlight>
+} = dual(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(self: Effect.Effect<A, E, R>, key: unknown, options?: SingleFlight.CallOptions) => call(key, self, options)
+)
+
+/** @internal */
+export const forget = (key: unknown): Effect.Effect<void, never, SingleFlight.SingleFlight> =>
+  Effect.flatMap(tag, (group) => group.forget(key))
+
+/** @internal */
+export const currentKey: Effect.Effect<unknown, never, SingleFlight.SingleFlight> = Effect.flatMap(
+  tag,
+  (group) => group.key
+)
