@@ -26,6 +26,8 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/no-namespace": "off",
+      // `pipe() { return pipeArguments(this, arguments) }` is Effect's own idiom
+      "prefer-rest-params": "off",
       "@typescript-eslint/no-empty-object-type": "off"
     }
   }

@@ -308,6 +308,9 @@ class GroupImpl<K> {
       Effect.zipRight(Effect.sync(() => {
         if (this.isCurrent(flight)) MutableHashMap.remove(this.flights, flight.key)
       })),
+      // forked from `settle`, which runs uninterruptibly: without this, closing
+      // the group would wait for the whole window
+      Effect.interruptible,
       Effect.forkIn(this.scope),
       Effect.asVoid
     )
@@ -437,8 +440,9 @@ export const make = <K, A, E>(
   makeImpl<K>(options) as unknown as Effect.Effect<SingleFlight.Group<K, A, E>, never, Scope.Scope>
 
 /** @internal */
-export const makeService = (options?: SingleFlight.Options): Effect.Effect<SingleFlight.SingleFlight, never, Scope.Scope> =>
-  makeImpl<unknown>(options)
+export const makeService = (
+  options?: SingleFlight.Options
+): Effect.Effect<SingleFlight.SingleFlight, never, Scope.Scope> => makeImpl<unknown>(options)
 
 /** @internal */
 export const tag = Context.GenericTag<SingleFlight.SingleFlight>("effect-singleflight/SingleFlight")
