@@ -1,0 +1,67 @@
+import { HttpClient, HttpServer } from "@effect/platform"
+import type { HttpClientResponse } from "@effect/platform"
+import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
+import { Deferred, Duration, Effect, Layer, Ref } from "effect"
+import type { SingleFlight } from "effect-singleflight"
+import * as Http from "node:http"
+
+/** A real server on an ephemeral loopback port, and a real client whose URLs are relative to it. */
+export const TestServer = HttpServer.layerTestClient.pipe(
+  Layer.provide(NodeHttpClient.layerUndici),
+  Layer.provideMerge(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" }))
+)
+
+export const port = HttpServer.addressWith((address) =>
+  Effect.succeed(address._tag === "TcpAddress" ? address.port : 0)
+)
+
+/** Polls `check` on real time until it holds; fails the test after two seconds. */
+export const eventually = <A>(effect: Effect.Effect<A>, check: (a: A) => boolean): Effect.Effect<A> => {
+  const poll: Effect.Effect<A> = Effect.flatMap(
+    effect,
+    (a) => check(a) ? Effect.succeed(a) : Effect.zipRight(Effect.sleep("2 millis"), Effect.suspend(() => poll))
+  )
+  return poll.pipe(
+    Effect.timeoutFail({ duration: Duration.seconds(2), onTimeout: () => new Error("condition not reached in time") }),
+    Effect.orDie
+  )
+}
+
+export const awaitCalls = (stats: Effect.Effect<SingleFlight.Stats>, calls: number) =>
+  eventually(stats, (stats) => stats.calls >= calls)
+
+/**
+ * A handler that counts its executions and waits for the gate: the test opens
+ * it once every request it sent is known to be in flight.
+ */
+export const makeGatedCounter = Effect.gen(function*() {
+  const runs = yield* Ref.make(0)
+  const gate = yield* Deferred.make<void>()
+  return {
+    runs: Ref.get(runs),
+    open: Deferred.succeed(gate, undefined),
+    /** Counts a run, then waits for the gate; returns the run's number. */
+    enter: Effect.zipLeft(Ref.updateAndGet(runs, (n) => n + 1), Deferred.await(gate))
+  }
+})
+
+export const textOf = (response: HttpClientResponse.HttpClientResponse) =>
+  Effect.map(response.text, (text) => ({ status: response.status, headers: response.headers, text }))
+
+export const getText = (path: string, headers?: Record<string, string>) =>
+  HttpClient.get(path, headers === undefined ? undefined : { headers }).pipe(Effect.flatMap(textOf), Effect.scoped)
+
+/**
+ * A plain `node:http` request whose socket the test can destroy while the
+ * server is still working on it: a client that goes away.
+ */
+export const rawRequest = (port: number, path: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const request = Http.request({ host: "127.0.0.1", port, path, agent: false })
+      request.on("error", () => {})
+      request.end()
+      return request
+    }),
+    (request) => Effect.sync(() => request.destroy())
+  )
