@@ -3,13 +3,13 @@
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import { dual } from "effect/Function"
 import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
@@ -149,19 +149,20 @@ export const resolveOptions = (options: SingleFlight.Options | undefined): Resol
  * - `running`: the work's fiber is running; callers join it.
  * - `cancelling`: every waiter left and the fiber is being interrupted;
  *   newcomers wait for its finalizers, then start afresh.
- * - `settled`: the work ended; the flight stays in the registry only while its
- *   success is reused (`reuseSuccessFor`).
+ * - `settled`: the work ended with `exit`; the flight stays in the registry
+ *   only while its success is reused (`reuseSuccessFor`).
+ *
+ * Waiters await the fiber itself rather than a `Deferred`: the fiber is there
+ * anyway, and `Deferred.unsafeMake` costs about as much as a fork in effect
+ * 3.22 (it copies the Effect prototype into every instance), see
+ * docs/benchmarks.md.
  */
 class Flight {
   state: "running" | "cancelling" | "settled" = "running"
   waiters = 1
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
   exit: Exit.Exit<unknown, unknown> | undefined = undefined
-  constructor(
-    readonly key: unknown,
-    readonly deferred: Deferred.Deferred<unknown, unknown>,
-    readonly whenAbandoned: SingleFlight.AbandonPolicy
-  ) {}
+  constructor(readonly key: unknown, readonly whenAbandoned: SingleFlight.AbandonPolicy) {}
 }
 
 // -----------------------------------------------------------------------------
@@ -208,14 +209,14 @@ class GroupImpl<K> {
         ? this.options.whenAbandoned
         : validatePolicy("whenAbandoned", options.whenAbandoned)
       this.calls++
-      return this.enter(key, Effect.scoped(effect), whenAbandoned)
+      return this.enter(key, effect, whenAbandoned)
     }) as Effect.Effect<A, E, Exclude<R, Scope.Scope>>
   }
 
   /**
    * Joins the flight of `key`, or registers a new one and starts its fiber, in
    * one synchronous step under an uninterruptible mask: a caller can neither
-   * be interrupted between becoming a waiter and installing the handler that
+   * be interrupted between becoming a waiter and installing the code that
    * un-registers it, nor leave a registered flight without a fiber.
    */
   enter<R>(
@@ -240,8 +241,7 @@ class GroupImpl<K> {
             case "cancelling": {
               // At most one execution per key at any instant: wait for the
               // cancelled run's finalizers, then try again from the start.
-              return restore(Deferred.await(flight.deferred)).pipe(
-                Effect.exit,
+              return restore(Fiber.await(flight.fiber!)).pipe(
                 Effect.zipRight(this.enter(key, work, whenAbandoned))
               )
             }
@@ -253,7 +253,7 @@ class GroupImpl<K> {
           }
         }
 
-        const flight = new Flight(key, Deferred.unsafeMake(caller.id()), whenAbandoned)
+        const flight = new Flight(key, whenAbandoned)
         MutableHashMap.set(this.flights, key, flight)
         this.running.add(flight)
         this.executions++
@@ -266,31 +266,37 @@ class GroupImpl<K> {
           fiberRefs: caller.getFiberRefs(),
           runtimeFlags: status.runtimeFlags
         })
-        flight.fiber = Runtime.runFork(runtime)(this.execute(flight, work, frame))
+        const innerFrame: Frame = { group: this as GroupImpl<unknown>, key, parent: frame }
+        flight.fiber = Runtime.runFork(runtime)(this.execute(flight, work), {
+          updateRefs: (refs, fiberId) =>
+            FiberRefs.updateAs(refs, { fiberId, fiberRef: currentFrame, value: innerFrame })
+        })
         return this.wait(flight, restore)
       })
     )
   }
 
-  execute<R>(
-    flight: Flight,
-    work: Effect.Effect<unknown, unknown, R>,
-    parent: Frame | undefined
-  ): Effect.Effect<unknown, unknown, R> {
-    return Effect.interruptible(work).pipe(
-      Effect.locally(currentFrame, { group: this as GroupImpl<unknown>, key: flight.key, parent }),
-      Effect.onExit((exit) => this.settle(flight, exit))
-    )
+  /**
+   * The body of the work's fiber. The work gets a `Scope` of its own, closed
+   * when it ends, never the first caller's: the caller's scope would release
+   * the shared resources under the other waiters. (This is `Effect.scoped`
+   * without its uninterruptible mask, which the fiber already has.)
+   */
+  execute<R>(flight: Flight, work: Effect.Effect<unknown, unknown, R>): Effect.Effect<unknown, unknown, R> {
+    return Effect.flatMap(Scope.make(), (scope) =>
+      Effect.interruptible(Scope.extend(work, scope)).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), this.settle(flight, exit)))
+      ))
   }
 
   /**
-   * Runs in the work's fiber once the work (and its scope) ended. The flight
-   * leaves the registry before its `Deferred` completes, so a waiter that
-   * resumes and calls again starts a new execution instead of re-joining this
-   * one; the identity check keeps a flight that was forgotten from evicting
-   * its successor.
+   * Runs in the work's fiber once the work and its scope ended, before the
+   * fiber completes and its waiters resume: a waiter that calls again starts a
+   * new execution instead of re-joining this one. The identity check keeps a
+   * flight that was forgotten from evicting its successor.
    */
-  settle(flight: Flight, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+  settle(flight: Flight, exit: Exit.Exit<unknown, unknown>): Effect.Effect<unknown, unknown> {
     return Effect.suspend(() => {
       this.running.delete(flight)
       flight.state = "settled"
@@ -298,8 +304,7 @@ class GroupImpl<K> {
       const isCurrent = this.isCurrent(flight)
       const reuse = isCurrent && Exit.isSuccess(exit) && Duration.toMillis(this.options.reuseSuccessFor) > 0
       if (isCurrent && !reuse) MutableHashMap.remove(this.flights, flight.key)
-      Deferred.unsafeDone(flight.deferred, exit)
-      return reuse ? this.evictLater(flight) : Effect.void
+      return reuse ? Effect.zipRight(this.evictLater(flight), exit) : exit
     })
   }
 
@@ -321,10 +326,18 @@ class GroupImpl<K> {
     return Option.isSome(current) && current.value === flight
   }
 
+  /**
+   * Waits for the flight's exit. Written with `Effect.exit` rather than
+   * `onInterrupt`, which costs a second mask on this hot path.
+   */
   wait(flight: Flight, restore: Restore): Effect.Effect<unknown, unknown> {
-    return restore(Deferred.await(flight.deferred)).pipe(
-      Effect.onInterrupt(() => this.leave(flight))
-    )
+    // the work may have ended already, synchronously, inside `runFork`
+    if (flight.state === "settled") return flight.exit!
+    return Effect.flatMap(Effect.exit(restore(Fiber.await(flight.fiber!))), (exit) => {
+      if (Exit.isSuccess(exit)) return exit.value
+      // interrupted while waiting: leave, then end with the interruption
+      return Effect.zipRight(this.leave(flight), exit)
+    })
   }
 
   /**
@@ -333,7 +346,7 @@ class GroupImpl<K> {
    */
   leave(flight: Flight): Effect.Effect<void> {
     return Effect.suspend(() => {
-      // The `Deferred` itself ended with an interruption: nothing to leave.
+      // The work ended at the same instant: nothing to leave.
       if (flight.state !== "running") return Effect.void
       flight.waiters--
       if (flight.waiters > 0 || flight.whenAbandoned === "runToCompletion") return Effect.void
