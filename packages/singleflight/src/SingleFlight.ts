@@ -58,6 +58,13 @@ export type AbandonPolicy = "interrupt" | "interruptInBackground" | "runToComple
  * Options of a group, validated when it is made: an invalid option is a
  * defect with an {@link InvalidOptionsError}.
  *
+ * - `name`: the group's name in spans (`singleflight.group`) and metrics
+ *   (label `singleflight_group`, see `SingleFlightMetrics`); default
+ *   `"default"`.
+ * - `keyAttribute`: whether spans carry the key (`singleflight.key`). Keys
+ *   can hold personal data, so this is off by default; `true` renders strings
+ *   as they are and other keys as compact JSON, a function renders
+ *   the key as you choose (hash it, truncate it).
  * - `whenAbandoned`: see {@link AbandonPolicy}; default `"interrupt"`.
  * - `reuseSuccessFor`: after a success, later callers of the same key get the
  *   same value for this long without running the work again. Default zero
@@ -75,7 +82,9 @@ export type AbandonPolicy = "interrupt" | "interruptInBackground" | "runToComple
  * }
  * ```
  */
-export interface Options {
+export interface Options<K = unknown> {
+  readonly name?: string | undefined
+  readonly keyAttribute?: boolean | ((key: K) => string) | undefined
   readonly whenAbandoned?: AbandonPolicy | undefined
   readonly reuseSuccessFor?: Duration.DurationInput | undefined
 }
@@ -277,8 +286,9 @@ export const SingleFlight: Context.Tag<SingleFlight, SingleFlight> = internal.ta
  *     ))
  * ```
  */
-export const make: <K, A, E = never>(options?: Options) => Effect.Effect<Group<K, A, E>, never, Scope.Scope> =
-  internal.make
+export const make: <K, A, E = never>(
+  options?: Options<NoInfer<K>>
+) => Effect.Effect<Group<K, A, E>, never, Scope.Scope> = internal.make
 
 /**
  * The app-wide {@link SingleFlight} service with default options. Releasing

@@ -1,8 +1,11 @@
 /**
  * @internal
  */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
@@ -12,14 +15,18 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import { dual } from "effect/Function"
 import { globalValue } from "effect/GlobalValue"
+import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
+import type * as MetricLabel from "effect/MetricLabel"
 import * as MutableHashMap from "effect/MutableHashMap"
 import * as Option from "effect/Option"
 import { pipeArguments } from "effect/Pipeable"
 import * as Predicate from "effect/Predicate"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import type * as SingleFlight from "../SingleFlight.js"
+import * as metrics from "./metrics.js"
 
 /** @internal */
 export const TypeId: SingleFlight.TypeId = Symbol.for("effect-singleflight/SingleFlight") as SingleFlight.TypeId
@@ -124,13 +131,37 @@ const validateWindow = (option: string, input: Duration.DurationInput): Duration
   return decoded.value
 }
 
-interface ResolvedOptions {
+interface ResolvedOptions<K> {
+  readonly name: string
+  readonly renderKey: ((key: K) => string) | undefined
   readonly whenAbandoned: SingleFlight.AbandonPolicy
   readonly reuseSuccessFor: Duration.Duration
 }
 
+const renderAnyKey = (key: unknown): string =>
+  typeof key === "string" ? key : Inspectable.stringifyCircular(Inspectable.toJSON(key))
+
+const validateName = (name: unknown): string => {
+  if (typeof name === "string" && name.length > 0) return name
+  throw new InvalidOptionsError({ option: "name", reason: `expected a non-empty string, got ${String(name)}` })
+}
+
+const validateKeyAttribute = <K>(
+  keyAttribute: SingleFlight.Options<K>["keyAttribute"]
+): ((key: K) => string) | undefined => {
+  if (keyAttribute === undefined || keyAttribute === false) return undefined
+  if (keyAttribute === true) return renderAnyKey
+  if (typeof keyAttribute === "function") return keyAttribute
+  throw new InvalidOptionsError({
+    option: "keyAttribute",
+    reason: `expected a boolean or a function from key to string, got ${String(keyAttribute)}`
+  })
+}
+
 /** @internal */
-export const resolveOptions = (options: SingleFlight.Options | undefined): ResolvedOptions => ({
+export const resolveOptions = <K>(options: SingleFlight.Options<K> | undefined): ResolvedOptions<K> => ({
+  name: options?.name === undefined ? "default" : validateName(options.name),
+  renderKey: validateKeyAttribute(options?.keyAttribute),
   whenAbandoned: options?.whenAbandoned === undefined
     ? "interrupt"
     : validatePolicy("whenAbandoned", options.whenAbandoned),
@@ -138,6 +169,31 @@ export const resolveOptions = (options: SingleFlight.Options | undefined): Resol
     ? Duration.zero
     : validateWindow("reuseSuccessFor", options.reuseSuccessFor)
 })
+
+// -----------------------------------------------------------------------------
+// observability
+// -----------------------------------------------------------------------------
+
+type Role = "leader" | "joiner" | "reused"
+
+/** The span of the call being made on `fiber`: the one `call` opened around `enter`. */
+const currentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Tracer.Span | undefined => {
+  const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
+  return Option.isSome(span) && span.value._tag === "Span" ? span.value : undefined
+}
+
+/** The time on the fiber's own `Clock`, so that the `TestClock` drives durations too. */
+const nowMillis = (fiber: Fiber.RuntimeFiber<unknown, unknown>): number =>
+  Context.get(fiber.getFiberRef(DefaultServices.currentServices), Clock.Clock).unsafeCurrentTimeMillis()
+
+const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string =>
+  Exit.isSuccess(exit)
+    ? "success"
+    : Cause.isInterruptedOnly(exit.cause)
+    ? "interrupted"
+    : Cause.isFailure(exit.cause)
+    ? "failure"
+    : "defect"
 
 // -----------------------------------------------------------------------------
 // flights
@@ -159,10 +215,18 @@ export const resolveOptions = (options: SingleFlight.Options | undefined): Resol
  */
 class Flight {
   state: "running" | "cancelling" | "settled" = "running"
+  /** Callers waiting now. */
   waiters = 1
+  /** Callers that shared this execution, the one that started it included. */
+  callers = 1
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+  span: Tracer.Span | undefined = undefined
   exit: Exit.Exit<unknown, unknown> | undefined = undefined
-  constructor(readonly key: unknown, readonly whenAbandoned: SingleFlight.AbandonPolicy) {}
+  constructor(
+    readonly key: unknown,
+    readonly whenAbandoned: SingleFlight.AbandonPolicy,
+    readonly startedAt: number
+  ) {}
 }
 
 // -----------------------------------------------------------------------------
@@ -191,8 +255,11 @@ class GroupImpl<K> {
   joined = 0
   reused = 0
   abandoned = 0
+  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
 
-  constructor(readonly options: ResolvedOptions, readonly scope: Scope.Scope) {}
+  constructor(readonly options: ResolvedOptions<K>, readonly scope: Scope.Scope) {
+    this.labels = metrics.labelsFor(options.name)
+  }
 
   pipe() {
     return pipeArguments(this, arguments)
@@ -209,8 +276,32 @@ class GroupImpl<K> {
         ? this.options.whenAbandoned
         : validatePolicy("whenAbandoned", options.whenAbandoned)
       this.calls++
-      return this.enter(key, effect, whenAbandoned)
+      metrics.calls.unsafeUpdate(1, this.labels)
+      return Effect.withSpan(this.enter(key, effect, whenAbandoned), "SingleFlight.call", {
+        attributes: this.spanAttributes(key),
+        kind: "internal",
+        captureStackTrace: false
+      })
     }) as Effect.Effect<A, E, Exclude<R, Scope.Scope>>
+  }
+
+  spanAttributes(key: K): Record<string, unknown> {
+    const attributes: Record<string, unknown> = { "singleflight.group": this.options.name }
+    if (this.options.renderKey !== undefined) attributes["singleflight.key"] = this.options.renderKey(key)
+    return attributes
+  }
+
+  /**
+   * Says on the call's span how it was answered; a joiner's span links to the
+   * execution it joined, so a trace shows who waited on whom.
+   */
+  annotateCall(caller: Fiber.RuntimeFiber<unknown, unknown>, role: Role, flight: Flight): void {
+    const span = currentSpan(caller)
+    if (span === undefined) return
+    span.attribute("singleflight.role", role)
+    if (role === "joiner" && flight.span !== undefined) {
+      span.addLinks([{ _tag: "SpanLink", span: flight.span, attributes: { "singleflight.link": "joined" } }])
+    }
   }
 
   /**
@@ -236,6 +327,8 @@ class GroupImpl<K> {
           switch (flight.state) {
             case "settled": {
               this.reused++
+              metrics.reused.unsafeUpdate(1, this.labels)
+              this.annotateCall(caller, "reused", flight)
               return flight.exit!
             }
             case "cancelling": {
@@ -247,16 +340,22 @@ class GroupImpl<K> {
             }
             case "running": {
               flight.waiters++
+              flight.callers++
               this.joined++
+              metrics.joined.unsafeUpdate(1, this.labels)
+              this.annotateCall(caller, "joiner", flight)
               return this.wait(flight, restore)
             }
           }
         }
 
-        const flight = new Flight(key, whenAbandoned)
+        const flight = new Flight(key, whenAbandoned, nowMillis(caller))
         MutableHashMap.set(this.flights, key, flight)
         this.running.add(flight)
         this.executions++
+        metrics.executions.unsafeUpdate(1, this.labels)
+        metrics.running.unsafeUpdate(this.running.size, this.labels)
+        this.annotateCall(caller, "leader", flight)
         // The fiber starts at once, in this very step (`runFork` runs it until
         // its first asynchronous boundary). It inherits the caller's context,
         // FiberRefs and its (uninterruptible) flags, so `settle` is installed
@@ -277,17 +376,28 @@ class GroupImpl<K> {
   }
 
   /**
-   * The body of the work's fiber. The work gets a `Scope` of its own, closed
-   * when it ends, never the first caller's: the caller's scope would release
-   * the shared resources under the other waiters. (This is `Effect.scoped`
-   * without its uninterruptible mask, which the fiber already has.)
+   * The body of the work's fiber, in the `SingleFlight.execute` span (a child
+   * of the first caller's call span). The work gets a `Scope` of its own,
+   * closed when it ends, never the first caller's: the caller's scope would
+   * release the shared resources under the other waiters. (This is
+   * `Effect.scoped` without its uninterruptible mask, which the fiber already
+   * has.)
    */
   execute<R>(flight: Flight, work: Effect.Effect<unknown, unknown, R>): Effect.Effect<unknown, unknown, R> {
-    return Effect.flatMap(Scope.make(), (scope) =>
-      Effect.interruptible(Scope.extend(work, scope)).pipe(
-        Effect.exit,
-        Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), this.settle(flight, exit)))
-      ))
+    const spanOptions: Tracer.SpanOptions = {
+      attributes: this.spanAttributes(flight.key as K),
+      kind: "internal",
+      captureStackTrace: false
+    }
+    return Effect.useSpan("SingleFlight.execute", spanOptions, (span) => {
+      flight.span = span
+      return Effect.flatMap(Scope.make(), (scope) =>
+        Effect.interruptible(Scope.extend(work, scope)).pipe(
+          Effect.withParentSpan(span),
+          Effect.exit,
+          Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), this.settle(flight, exit)))
+        ))
+    })
   }
 
   /**
@@ -297,15 +407,27 @@ class GroupImpl<K> {
    * flight that was forgotten from evicting its successor.
    */
   settle(flight: Flight, exit: Exit.Exit<unknown, unknown>): Effect.Effect<unknown, unknown> {
-    return Effect.suspend(() => {
+    return Effect.withFiberRuntime((fiber) => {
       this.running.delete(flight)
       flight.state = "settled"
       flight.exit = exit
+      this.record(fiber, flight, exit)
       const isCurrent = this.isCurrent(flight)
       const reuse = isCurrent && Exit.isSuccess(exit) && Duration.toMillis(this.options.reuseSuccessFor) > 0
       if (isCurrent && !reuse) MutableHashMap.remove(this.flights, flight.key)
       return reuse ? Effect.zipRight(this.evictLater(flight), exit) : exit
     })
+  }
+
+  record(fiber: Fiber.RuntimeFiber<unknown, unknown>, flight: Flight, exit: Exit.Exit<unknown, unknown>): void {
+    metrics.running.unsafeUpdate(this.running.size, this.labels)
+    metrics.callersPerExecution.unsafeUpdate(flight.callers, this.labels)
+    metrics.executionDuration.unsafeUpdate(Duration.millis(nowMillis(fiber) - flight.startedAt), this.labels)
+    if (flight.span !== undefined) {
+      flight.span.attribute("singleflight.waiters", flight.waiters)
+      flight.span.attribute("singleflight.callers", flight.callers)
+      flight.span.attribute("singleflight.outcome", outcomeOf(exit))
+    }
   }
 
   evictLater(flight: Flight): Effect.Effect<void> {
@@ -351,6 +473,7 @@ class GroupImpl<K> {
       flight.waiters--
       if (flight.waiters > 0 || flight.whenAbandoned === "runToCompletion") return Effect.void
       this.abandoned++
+      metrics.abandoned.unsafeUpdate(1, this.labels)
       const fiber = flight.fiber!
       if (flight.whenAbandoned === "interruptInBackground") {
         if (this.isCurrent(flight)) MutableHashMap.remove(this.flights, flight.key)
@@ -433,7 +556,7 @@ const variance = {
 export const isGroup = (u: unknown): u is SingleFlight.Group<unknown, unknown, unknown> =>
   Predicate.hasProperty(u, TypeId)
 
-const makeImpl = <K>(options?: SingleFlight.Options): Effect.Effect<GroupImpl<K>, never, Scope.Scope> =>
+const makeImpl = <K>(options?: SingleFlight.Options<K>): Effect.Effect<GroupImpl<K>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = yield* Effect.try({
       try: () => resolveOptions(options),
@@ -447,7 +570,7 @@ const makeImpl = <K>(options?: SingleFlight.Options): Effect.Effect<GroupImpl<K>
 
 /** @internal */
 export const make = <K, A, E>(
-  options?: SingleFlight.Options
+  options?: SingleFlight.Options<NoInfer<K>>
 ): Effect.Effect<SingleFlight.Group<K, A, E>, never, Scope.Scope> =>
   // The value and error types exist only in the public interface.
   makeImpl<K>(options) as unknown as Effect.Effect<SingleFlight.Group<K, A, E>, never, Scope.Scope>

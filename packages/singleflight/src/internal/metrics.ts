@@ -1,0 +1,68 @@
+/**
+ * @internal
+ */
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricLabel from "effect/MetricLabel"
+
+/** @internal */
+export const groupLabelKey = "singleflight_group"
+
+/** @internal */
+export const calls = Metric.counter("singleflight_calls_total", {
+  description: "Calls of a singleflight group",
+  incremental: true
+})
+
+/** @internal */
+export const executions = Metric.counter("singleflight_executions_total", {
+  description: "Calls that started an execution of the shared work",
+  incremental: true
+})
+
+/** @internal */
+export const joined = Metric.counter("singleflight_joined_total", {
+  description: "Calls that joined an execution already running",
+  incremental: true
+})
+
+/** @internal */
+export const reused = Metric.counter("singleflight_reused_total", {
+  description: "Calls answered by a reused success (reuseSuccessFor)",
+  incremental: true
+})
+
+/** @internal */
+export const abandoned = Metric.counter("singleflight_abandoned_total", {
+  description: "Executions interrupted because every waiter left",
+  incremental: true
+})
+
+/** @internal */
+export const running = Metric.gauge("singleflight_executions_running", {
+  description: "Executions of the shared work running now (keys in flight, plus forgotten executions still running)"
+})
+
+/** @internal */
+export const callersPerExecution = Metric.histogram(
+  "singleflight_execution_callers",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 14 }),
+  "Callers that shared one execution (the caller that started it included)"
+)
+
+/** @internal */
+export const executionDuration = Metric.timer(
+  "singleflight_execution_duration",
+  "How long executions of the shared work took, in milliseconds"
+)
+
+/**
+ * The labels of one group. The same array is passed on every update: metrics
+ * cache their hook by the identity of the extra labels, so a stable array
+ * costs a `WeakMap` hit where `Metric.tagged` would build a new key each time.
+ *
+ * @internal
+ */
+export const labelsFor = (group: string): ReadonlyArray<MetricLabel.MetricLabel> => [
+  MetricLabel.make(groupLabelKey, group)
+]
