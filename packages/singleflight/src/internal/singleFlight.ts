@@ -537,7 +537,9 @@ class GroupImpl<K> {
     return Effect.suspend(() => {
       this.closed = true
       MutableHashMap.clear(this.flights)
-      return Fiber.interruptAll(Array.from(this.running, (flight) => flight.fiber!))
+      // a flight has no fiber yet only while its work runs synchronously inside `runFork`
+      const fibers = Array.from(this.running, (flight) => flight.fiber).filter(Predicate.isNotUndefined)
+      return Fiber.interruptAll(fibers)
     })
   }
 }
