@@ -1,0 +1,372 @@
+/**
+ * @internal
+ */
+import { SingleFlight } from "effect-singleflight"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import { pipeArguments } from "effect/Pipeable"
+import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as SingleFlightRedis from "../SingleFlightRedis.js"
+import { RedisError, tag as connectionTag } from "./connection.js"
+import { resolve, type ResolvedOptions } from "./options.js"
+import * as protocol from "./protocol.js"
+
+/** @internal */
+export class FollowerTimeoutError extends Data.TaggedError("FollowerTimeoutError")<{
+  readonly group: string
+  readonly timeout: Duration.Duration
+}> {
+  override get message(): string {
+    return `SingleFlightRedis: group "${this.group}" waited ${
+      Duration.format(this.timeout)
+    } for another process to finish the work. ` +
+      "Raise `followerTimeout`, or set `onFollowerTimeout: \"runLocally\"` to run the work in this process instead."
+  }
+}
+
+// -----------------------------------------------------------------------------
+// the outcome of one coordination
+// -----------------------------------------------------------------------------
+
+/** How a call is answered once the processes have agreed. */
+type Plan<A, E> =
+  | { readonly _tag: "Answered"; readonly exit: Exit.Exit<A, E> }
+  | { readonly _tag: "RunLocally"; readonly reason: string; readonly cause: unknown }
+  | { readonly _tag: "TimedOut" }
+
+/**
+ * One turn of the negotiation: a plan, or `Vacant` when the owner we followed
+ * went away without a result (its lease expired, or it gave it back), so the
+ * lease is up for grabs again.
+ */
+type Turn<A, E> = Plan<A, E> | { readonly _tag: "Vacant" }
+
+/** What a follower heard while waiting for the next poll. */
+type Heard =
+  | { readonly _tag: "Published"; readonly payload: string }
+  | { readonly _tag: "Vacant" }
+  | { readonly _tag: "TimedOut" }
+  | { readonly _tag: "PollDue" }
+
+const vacant = { _tag: "Vacant" } as const
+const timedOut = { _tag: "TimedOut" } as const
+const pollDue = { _tag: "PollDue" } as const
+
+const runLocally = (reason: string, cause: unknown) => ({ _tag: "RunLocally", reason, cause }) as const
+
+/** A short reason for a log line: a Redis error's own cause, a parse error's message. */
+const reasonOf = (cause: unknown): string => {
+  if (cause instanceof RedisError) return `${cause.operation}: ${reasonOf(cause.cause)}`
+  return cause instanceof Error ? cause.message : String(cause)
+}
+
+// -----------------------------------------------------------------------------
+// the coordinator: the cross-process protocol run inside the in-memory flight
+// -----------------------------------------------------------------------------
+
+interface MutableRedisStats {
+  owned: number
+  followed: number
+  takeovers: number
+  ranLocally: number
+  timedOut: number
+}
+
+class Coordinator<K, A, E> {
+  readonly stats: MutableRedisStats = { owned: 0, followed: 0, takeovers: 0, ranLocally: 0, timedOut: 0 }
+  readonly encodeKey: (key: K) => Either.Either<unknown, unknown>
+  readonly encodeExit: (exit: Exit.Exit<A, E>) => Either.Either<string, unknown>
+  readonly decodeExit: (payload: string) => Either.Either<Exit.Exit<A, E>, unknown>
+  readonly pollEvery: number
+  readonly followerTimeout: number
+
+  constructor(
+    readonly options: ResolvedOptions,
+    readonly connection: SingleFlightRedis.RedisConnection,
+    keySchema: Schema.Schema<K, unknown>,
+    exitSchema: Schema.Schema<Exit.Exit<A, E>, string>
+  ) {
+    this.encodeKey = Schema.encodeEither(keySchema)
+    this.encodeExit = Schema.encodeEither(exitSchema)
+    this.decodeExit = Schema.decodeEither(exitSchema)
+    this.pollEvery = Duration.toMillis(options.pollEvery)
+    this.followerTimeout = Duration.toMillis(options.followerTimeout)
+  }
+
+  /**
+   * Runs `work` for `key` across processes. Called at most once per key and
+   * in-memory flight, inside the flight's own fiber: every local waiter of the
+   * flight shares the answer.
+   */
+  run<R>(key: K, work: Effect.Effect<A, E, R>): Effect.Effect<A, E | FollowerTimeoutError, R> {
+    return Effect.suspend(() => {
+      const keyHash = Either.flatMap(this.encodeKey(key), protocol.hashEncodedKey)
+      if (Either.isLeft(keyHash)) return this.runLocally(work, runLocally("the key could not be encoded", keyHash.left))
+      const keys = protocol.flightKeys(this.options.name, keyHash.right)
+      return Effect.flatMap(this.negotiate(keys, work), (plan): Effect.Effect<A, E | FollowerTimeoutError, R> => {
+        switch (plan._tag) {
+          case "Answered":
+            return plan.exit
+          case "RunLocally":
+            return this.runLocally(work, plan)
+          case "TimedOut": {
+            this.stats.timedOut++
+            return this.options.onFollowerTimeout === "fail"
+              ? Effect.fail(
+                new FollowerTimeoutError({ group: this.options.name, timeout: this.options.followerTimeout })
+              )
+              : this.runLocally(work, runLocally("timed out waiting for the owner's result", "followerTimeout"))
+          }
+        }
+      })
+    })
+  }
+
+  runLocally<R>(
+    work: Effect.Effect<A, E, R>,
+    plan: { readonly reason: string; readonly cause: unknown }
+  ): Effect.Effect<A, E, R> {
+    return Effect.suspend(() => {
+      this.stats.ranLocally++
+      return Effect.logWarning(
+        `SingleFlightRedis "${this.options.name}": ${plan.reason} (${reasonOf(plan.cause)}); ` +
+          "running the work in this process, without a lease"
+      ).pipe(Effect.zipRight(work))
+    })
+  }
+
+  /**
+   * Takes the lease or follows its holder, until the call has an answer. The
+   * subscription to the key's channel is made the first time this process
+   * follows, and kept until the end (a follower may follow several owners in
+   * turn when they go away). A Redis error anywhere here means "run locally":
+   * the work's own failures never reach this error channel, they are in the
+   * owner's `Exit`.
+   */
+  negotiate<R>(keys: protocol.FlightKeys, work: Effect.Effect<A, E, R>): Effect.Effect<Plan<A, E>, never, R> {
+    return Effect.gen(this, function*() {
+      const deadline = (yield* Clock.currentTimeMillis) + this.followerTimeout
+      const mailbox = yield* Queue.unbounded<string>()
+      let subscribed = false
+      let followedBefore = false
+
+      const follow = (holder: string | null): Effect.Effect<Turn<A, E>, RedisError, Scope.Scope> =>
+        Effect.gen(this, function*() {
+          if (holder === null) return runLocally("the lease holder could not be read", "empty reply")
+          followedBefore = true
+          if (!subscribed) {
+            yield* this.connection.subscribe(keys.channel, (message) => Queue.unsafeOffer(mailbox, message))
+            subscribed = true
+          }
+          return yield* this.awaitOwner(keys, holder, mailbox, deadline)
+        })
+
+      for (;;) {
+        const token = yield* protocol.newToken
+        // The lease is taken uninterruptibly and released whatever happens to
+        // the work, so that an interrupted owner gives it back at once rather
+        // than leaving followers waiting for it to expire.
+        const turn = yield* Effect.acquireUseRelease(
+          protocol.acquire(this.connection, keys, token, this.options.leaseMillis),
+          (holder): Effect.Effect<Turn<A, E>, RedisError, R | Scope.Scope> =>
+            holder === token ? this.own(keys, token, work, followedBefore) : follow(holder),
+          (holder, exit) => holder === token ? this.settle(keys, token, exit) : Effect.void
+        )
+        if (turn._tag !== "Vacant") return turn
+      }
+    }).pipe(
+      Effect.scoped,
+      Effect.catchTag("RedisError", (error) => Effect.succeed(runLocally("Redis is unavailable", error)))
+    )
+  }
+
+  own<R>(
+    keys: protocol.FlightKeys,
+    token: string,
+    work: Effect.Effect<A, E, R>,
+    takeover: boolean
+  ): Effect.Effect<Turn<A, E>, never, R> {
+    return Effect.gen(this, function*() {
+      this.stats.owned++
+      if (takeover) this.stats.takeovers++
+      yield* Effect.forkScoped(this.renewLease(keys, token))
+      const exit = yield* Effect.exit(work)
+      return { _tag: "Answered", exit } as const
+    }).pipe(Effect.scoped)
+  }
+
+  /**
+   * Keeps the lease alive while the work runs. A lost lease (a pause longer
+   * than the lease, say) cannot be won back safely: another process may
+   * already run the work, so renewal stops and the work carries on.
+   */
+  renewLease(keys: protocol.FlightKeys, token: string): Effect.Effect<void> {
+    const renewOnce = protocol.renew(this.connection, keys, token, this.options.leaseMillis).pipe(
+      Effect.catchAll((error) =>
+        Effect.logWarning(`SingleFlightRedis "${this.options.name}": renewing a lease failed (${reasonOf(error)})`)
+          .pipe(
+            Effect.as(true)
+          )
+      )
+    )
+    return Effect.sleep(this.options.renewEvery).pipe(
+      Effect.zipRight(renewOnce),
+      Effect.repeat({ while: (held) => held }),
+      Effect.zipRight(Effect.logWarning(
+        `SingleFlightRedis "${this.options.name}": the lease was lost while the work ran; ` +
+          "another process may be running the same work"
+      ))
+    )
+  }
+
+  /**
+   * After the owner's turn: publish the `Exit`, or give the lease back when
+   * there is nothing to share (the work was interrupted, or its exit could
+   * not be encoded) so that a follower takes over at once. Never fails: the
+   * local callers have their answer whatever Redis does now.
+   */
+  settle(
+    keys: protocol.FlightKeys,
+    token: string,
+    exit: Exit.Exit<Turn<A, E>, unknown>
+  ): Effect.Effect<void> {
+    const warn = (what: string) => (error: unknown) =>
+      Effect.logWarning(`SingleFlightRedis "${this.options.name}": ${what} (${reasonOf(error)})`)
+    const giveBack = protocol.release(this.connection, keys, token).pipe(
+      Effect.catchAll(warn("giving a lease back failed; followers take over when it expires"))
+    )
+    if (Exit.isFailure(exit) || exit.value._tag !== "Answered") return giveBack
+    const workExit = exit.value.exit
+    if (Exit.isFailure(workExit) && Cause.isInterruptedOnly(workExit.cause)) return giveBack
+    const payload = this.encodeExit(workExit)
+    if (Either.isLeft(payload)) {
+      return warn("the result could not be encoded, followers will run the work themselves")(payload.left).pipe(
+        Effect.zipRight(giveBack)
+      )
+    }
+    return protocol.complete(this.connection, keys, token, payload.right, this.options.resultTtlMillis).pipe(
+      Effect.catchAll(warn("publishing a result failed; followers take over when the lease expires"))
+    )
+  }
+
+  /**
+   * Waits for the flight of `token`. The subscription is already in place, so
+   * reading the stored result first closes the race with an owner that
+   * finished between our acquire attempt and the subscription. The lease is
+   * re-read at every poll: pub/sub is at-most-once, and only polling notices
+   * an owner that died.
+   */
+  awaitOwner(
+    keys: protocol.FlightKeys,
+    token: string,
+    mailbox: Queue.Dequeue<string>,
+    deadline: number
+  ): Effect.Effect<Turn<A, E>, RedisError> {
+    return Effect.gen(this, function*() {
+      for (;;) {
+        const { holder, result } = yield* protocol.peek(this.connection, keys, token)
+        if (result !== null) return this.decode(result)
+        if (holder !== token) return vacant
+        const heard = yield* this.listen(token, mailbox, deadline)
+        switch (heard._tag) {
+          case "Published":
+            return this.decode(heard.payload)
+          case "Vacant":
+          case "TimedOut":
+            return heard
+          case "PollDue":
+            continue
+        }
+      }
+    })
+  }
+
+  /** Takes messages until one is about `token`, or until the next poll or the deadline. */
+  listen(token: string, mailbox: Queue.Dequeue<string>, deadline: number): Effect.Effect<Heard> {
+    return Effect.gen(this, function*() {
+      const wakeAt = Math.min((yield* Clock.currentTimeMillis) + this.pollEvery, deadline)
+      for (;;) {
+        const remaining = wakeAt - (yield* Clock.currentTimeMillis)
+        if (remaining <= 0) return wakeAt >= deadline ? timedOut : pollDue
+        const raw = yield* Effect.timeoutOption(Queue.take(mailbox), Duration.millis(remaining))
+        if (raw._tag === "None") continue
+        const message = protocol.parseMessage(raw.value)
+        // Another flight of the same key (an older owner's late words).
+        if (message.token !== token) continue
+        return message.payload === undefined ? vacant : { _tag: "Published", payload: message.payload } as const
+      }
+    })
+  }
+
+  decode(payload: string): Turn<A, E> {
+    const exit = this.decodeExit(payload)
+    if (Either.isLeft(exit)) return runLocally("another process's result could not be decoded", exit.left)
+    this.stats.followed++
+    return { _tag: "Answered", exit: exit.right }
+  }
+}
+
+// -----------------------------------------------------------------------------
+// the group
+// -----------------------------------------------------------------------------
+
+const variance = {
+  _K: (_: unknown) => _,
+  _A: (_: unknown) => _,
+  _E: (_: unknown) => _
+}
+
+/**
+ * The implementation behind both overloads of the public `make`: the group's
+ * error type `E` includes `FollowerTimeoutError` exactly when
+ * `onFollowerTimeout` is `"fail"`, the only case that produces one.
+ *
+ * @internal
+ */
+export const make = <K, KI, A, AI, E, EI>(
+  options: SingleFlightRedis.Options<K, KI, A, AI, E, EI>
+): Effect.Effect<SingleFlightRedis.Group<K, A, E>, never, Scope.Scope | SingleFlightRedis.RedisConnection> =>
+  Effect.gen(function*() {
+    // An invalid option is thrown here and so becomes a defect.
+    const resolved = yield* Effect.sync(() => resolve(options))
+    const connection = yield* connectionTag
+    const failure = (options.failure ?? Schema.Never) as Schema.Schema<E, EI>
+    const exitSchema = Schema.parseJson(Schema.Exit({ success: options.success, failure, defect: Schema.Defect }))
+    const coordinator = new Coordinator<K, A, E>(
+      resolved,
+      connection,
+      options.key as Schema.Schema<K, unknown>,
+      exitSchema as Schema.Schema<Exit.Exit<A, E>, string>
+    )
+    // In-memory coalescing first: at most one coordination per key and flight
+    // in this process, shared by all of its local callers.
+    const local = yield* SingleFlight.make<K, A, E>({
+      whenAbandoned: resolved.whenAbandoned,
+      reuseSuccessFor: resolved.reuseSuccessFor
+    })
+    const group: SingleFlightRedis.Group<K, A, E> = {
+      [SingleFlight.TypeId]: variance as SingleFlight.Group.Variance<K, A, E>,
+      name: resolved.name,
+      call<R>(key: K, effect: Effect.Effect<A, E, R>, callOptions?: SingleFlight.CallOptions) {
+        const shared = coordinator.run(key, Effect.scoped(effect)) as Effect.Effect<A, E, Exclude<R, Scope.Scope>>
+        return local.call(key, shared, callOptions)
+      },
+      forget: (key) => local.forget(key),
+      key: local.key,
+      size: local.size,
+      waiters: (key) => local.waiters(key),
+      stats: local.stats,
+      redisStats: Effect.sync(() => ({ ...coordinator.stats })),
+      pipe() {
+        return pipeArguments(this, arguments)
+      }
+    }
+    return group
+  })

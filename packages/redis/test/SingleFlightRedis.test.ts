@@ -1,0 +1,427 @@
+import { assert, describe, expect, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber, Option, Schema } from "effect"
+import { SingleFlight } from "effect-singleflight"
+import { SingleFlightRedis } from "../src/index.js"
+import { groupOptions, NotFound, testTiming } from "./fixtures/schemas.js"
+import { connect, eventually, namesOf, since, subscribers } from "./utils/instances.js"
+import { freePort, startRedisServer } from "./utils/redisServer.js"
+
+const { RedisConnection } = SingleFlightRedis
+
+/** A group of `name` (string keys and values, `NotFound` errors, test timing) on `connection`. */
+const groupOn = (
+  connection: SingleFlightRedis.RedisConnection,
+  name: string,
+  overrides: SingleFlightRedis.TimingOptions & { readonly onFollowerTimeout?: "runLocally" } = {}
+) =>
+  SingleFlightRedis.make({ ...groupOptions(name), ...overrides }).pipe(
+    Effect.provideService(RedisConnection, connection)
+  )
+
+/** Work that counts its runs, says when it started, and answers `value` after `millis`. */
+const counted = (value: string, millis = 200) =>
+  Effect.gen(function*() {
+    const started = yield* Deferred.make<void>()
+    let runs = 0
+    const work = Effect.sync(() => runs++).pipe(
+      Effect.zipRight(Deferred.succeed(started, undefined)),
+      Effect.zipRight(Effect.sleep(millis)),
+      Effect.as(value)
+    )
+    return { work, started: Deferred.await(started), runs: () => runs } as const
+  })
+
+const failureOf = <E>(exit: Exit.Exit<unknown, E>): E | undefined =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+
+const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.dieOption(exit.cause)) : undefined
+
+describe("SingleFlightRedis", () => {
+  describe("coalescing across instances", () => {
+    it.scopedLive("two groups in one process, each on its own connections, share one execution like two instances", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const a = yield* groupOn(yield* connect(server), "pair")
+        const b = yield* groupOn(yield* connect(server), "pair")
+        let runs = 0
+        const work = (group: SingleFlight.Group<string, string, NotFound>, label: string) =>
+          Effect.gen(function*() {
+            runs++
+            const key = yield* group.key
+            yield* Effect.sleep("200 millis")
+            return `${label}:${key}`
+          })
+        const results = yield* Effect.all(
+          [
+            ...Array.from({ length: 5 }, () => a.call("k", work(a, "a"))),
+            ...Array.from({ length: 5 }, () => b.call("k", work(b, "b")))
+          ],
+          { concurrency: "unbounded" }
+        )
+        expect(runs).toBe(1)
+        expect(new Set(results).size).toBe(1)
+        expect(["a:k", "b:k"]).toContain(results[0])
+        const [statsA, statsB] = [yield* a.redisStats, yield* b.redisStats]
+        expect(statsA.owned + statsB.owned).toBe(1)
+        expect(statsA.followed + statsB.followed).toBe(1)
+        expect((yield* a.stats).joined).toBe(4)
+        expect(yield* a.size).toBe(0)
+      }))
+
+    it.scopedLive("a flight costs its process two Redis round trips, however many local callers share it", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const group = yield* groupOn(yield* connect(server), "trips")
+        // Loads the scripts, so that the count below has no EVAL fallback in it.
+        yield* group.call("warm-up", Effect.succeed("ready"))
+        yield* admin.send(["CONFIG", "RESETSTAT"])
+        const { work } = yield* counted("v", 50)
+        const results = yield* Effect.all(Array.from({ length: 20 }, () => group.call("k", work)), {
+          concurrency: "unbounded"
+        })
+        expect(results).toEqual(Array.from({ length: 20 }, () => "v"))
+        const info = String(yield* admin.send(["INFO", "commandstats"]))
+        const calls: Record<string, number> = Object.fromEntries(
+          Array.from(info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm), ([, command, count]) => [command, Number(count)])
+        )
+        // Redis also counts the commands run inside scripts; leave those out.
+        const insideScripts = ["set", "get", "del", "publish", "pexpire", "config|resetstat"]
+        const sent = Object.keys(calls).filter((command) => !insideScripts.includes(command))
+        // acquire, then complete (store + publish + release): nothing else
+        expect(sent).toEqual(["evalsha"])
+        expect(calls.evalsha).toBe(2)
+      }))
+
+    it.scopedLive(
+      "the owner renews its lease while the work outlasts it, so nobody takes over",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* startRedisServer
+          const a = yield* groupOn(yield* connect(server), "renewal")
+          const b = yield* groupOn(yield* connect(server), "renewal")
+          const { runs, started, work } = yield* counted("long", 1_300)
+          const owner = yield* Effect.fork(a.call("k", work))
+          yield* started
+          const follower = yield* b.call("k", work)
+          expect(follower).toBe("long")
+          expect(yield* Fiber.join(owner)).toBe("long")
+          expect(runs()).toBe(1)
+          expect(yield* b.redisStats).toMatchObject({ followed: 1, takeovers: 0, ranLocally: 0 })
+        }),
+      10_000
+    )
+  })
+
+  describe("the exit crosses over", () => {
+    it.scopedLive("a typed error arrives as an instance of its class, and a defect as a readable Error", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const a = yield* groupOn(yield* connect(server), "exits")
+        const b = yield* groupOn(yield* connect(server), "exits")
+        const started = yield* Deferred.make<void>()
+        const failing = Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.sleep("150 millis")),
+          Effect.zipRight(Effect.fail(new NotFound({ id: "missing" })))
+        )
+        const owner = yield* Effect.fork(a.call("missing", failing))
+        yield* Deferred.await(started)
+        const followed = yield* Effect.exit(b.call("missing", Effect.succeed("unused")))
+        const error = failureOf(followed)
+        assert(error instanceof NotFound, "the follower's failure is a NotFound instance")
+        expect(error.id).toBe("missing")
+        expect(failureOf(yield* Fiber.await(owner))).toBeInstanceOf(NotFound)
+
+        const dying = Effect.sleep("150 millis").pipe(Effect.zipRight(Effect.die(new RangeError("out of range"))))
+        const owner2 = yield* Effect.fork(a.call("broken", dying))
+        yield* Effect.sleep("50 millis")
+        const defect = defectOf(yield* Effect.exit(b.call("broken", Effect.succeed("unused"))))
+        assert(defect instanceof Error, "the follower's defect is an Error")
+        expect(defect.name).toBe("RangeError")
+        expect(defect.message).toBe("out of range")
+        // the owner's own callers keep the original defect
+        expect(defectOf(yield* Fiber.await(owner2))).toBeInstanceOf(RangeError)
+        expect((yield* b.redisStats).followed).toBe(2)
+      }))
+
+    it.scopedLive("a result the follower cannot decode (a changed schema) makes it run the work locally", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const a = yield* groupOn(yield* connect(server), "rolling")
+        const b = yield* SingleFlightRedis.make({
+          name: "rolling",
+          key: Schema.String,
+          success: Schema.Number,
+          ...testTiming
+        })
+          .pipe(Effect.provideService(RedisConnection, yield* connect(server)))
+        const { started, work } = yield* counted("not a number")
+        const owner = yield* Effect.fork(a.call("k", work))
+        yield* started
+        expect(yield* b.call("k", Effect.succeed(42))).toBe(42)
+        expect(yield* Fiber.join(owner)).toBe("not a number")
+        expect(yield* b.redisStats).toMatchObject({ followed: 0, ranLocally: 1 })
+      }))
+
+    it.scopedLive("a publication for another token is never taken for the followed flight's result", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const a = yield* groupOn(yield* connect(server), "tokens")
+        const b = yield* groupOn(yield* connect(server), "tokens")
+        const names = namesOf("tokens", "k")
+        const finish = yield* Deferred.make<void>()
+        const owner = yield* Effect.fork(a.call("k", Deferred.await(finish).pipe(Effect.as("genuine"))))
+        yield* eventually("the owner holds the lease", Effect.map(admin.send(["EXISTS", names.lease]), (n) => n === 1))
+        const follower = yield* Effect.fork(b.call("k", Effect.succeed("run by b")))
+        yield* eventually("the follower is subscribed", Effect.map(subscribers(admin, names.channel), (n) => n === 1))
+        // Another flight's result, stored and published, then another flight's release.
+        const stranger = "f".repeat(32)
+        const forged = JSON.stringify({ _tag: "Success", value: "forged" })
+        yield* admin.send(["SET", names.result(stranger), forged])
+        yield* admin.send(["PUBLISH", names.channel, `${stranger}\n${forged}`])
+        yield* admin.send(["PUBLISH", names.channel, stranger])
+        yield* Effect.sleep("200 millis")
+        expect(Option.isNone(yield* Fiber.poll(follower))).toBe(true)
+        yield* Deferred.succeed(finish, undefined)
+        expect(yield* Fiber.join(follower)).toBe("genuine")
+        expect(yield* Fiber.join(owner)).toBe("genuine")
+      }))
+  })
+
+  describe("owner failure", () => {
+    it.scopedLive("an interrupted owner gives its lease back, and a follower takes over at once", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        // A long lease and slow polls: only the owner's release can explain a quick takeover.
+        const timing = { lease: "5 seconds", pollEvery: "2 seconds" } as const
+        const a = yield* groupOn(yield* connect(server), "handover", timing)
+        const b = yield* groupOn(yield* connect(server), "handover", timing)
+        const started = yield* Deferred.make<void>()
+        const cleanedUp = yield* Deferred.make<void>()
+        const forever = Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.never),
+          Effect.onInterrupt(() => Deferred.succeed(cleanedUp, undefined))
+        )
+        const owner = yield* Effect.fork(a.call("k", forever))
+        yield* Deferred.await(started)
+        const follower = yield* Effect.fork(b.call("k", Effect.succeed("taken over")))
+        yield* eventually(
+          "the follower is subscribed",
+          Effect.map(subscribers(admin, namesOf("handover", "k").channel), (n) => n === 1)
+        )
+        const start = performance.now()
+        yield* Fiber.interrupt(owner)
+        expect(yield* Fiber.join(follower)).toBe("taken over")
+        expect(since(start)).toBeLessThan(1_000)
+        expect(yield* Deferred.isDone(cleanedUp)).toBe(true)
+        expect(yield* b.redisStats).toMatchObject({ owned: 1, takeovers: 1 })
+      }))
+
+    it.scopedLive("a follower whose local callers all left unsubscribes, and the owner carries on", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const a = yield* groupOn(yield* connect(server), "leaving")
+        const b = yield* groupOn(yield* connect(server), "leaving")
+        const channel = namesOf("leaving", "k").channel
+        const { runs, started, work } = yield* counted("done", 400)
+        const owner = yield* Effect.fork(a.call("k", work))
+        yield* started
+        const follower = yield* Effect.fork(b.call("k", work))
+        yield* eventually("the follower is subscribed", Effect.map(subscribers(admin, channel), (n) => n === 1))
+        yield* Fiber.interrupt(follower)
+        yield* eventually("the follower unsubscribed", Effect.map(subscribers(admin, channel), (n) => n === 0))
+        expect(yield* b.size).toBe(0)
+        expect(yield* Fiber.join(owner)).toBe("done")
+        expect(runs()).toBe(1)
+      }))
+
+    it.scopedLive("an owner that lost its lease (a pause longer than the lease) lets a follower run the work too", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const a = yield* groupOn(yield* connect(server), "paused")
+        const b = yield* groupOn(yield* connect(server), "paused")
+        const names = namesOf("paused", "k")
+        const finish = yield* Deferred.make<void>()
+        const owner = yield* Effect.fork(a.call("k", Deferred.await(finish).pipe(Effect.as("from a"))))
+        yield* eventually("the owner holds the lease", Effect.map(admin.send(["EXISTS", names.lease]), (n) => n === 1))
+        const follower = yield* Effect.fork(b.call("k", Effect.succeed("from b")))
+        yield* eventually("the follower is subscribed", Effect.map(subscribers(admin, names.channel), (n) => n === 1))
+        // What a long GC pause of the owner amounts to: its lease expires under it.
+        yield* admin.send(["DEL", names.lease])
+        // At most one execution per lease, not exactly once: b holds the next lease and runs.
+        expect(yield* Fiber.join(follower)).toBe("from b")
+        yield* Deferred.succeed(finish, undefined)
+        expect(yield* Fiber.join(owner)).toBe("from a")
+        expect(yield* b.redisStats).toMatchObject({ owned: 1, takeovers: 1 })
+      }))
+  })
+
+  describe("when Redis cannot help", () => {
+    it.scopedLive(
+      "with Redis killed mid-flight the follower runs the work locally, and coalescing resumes after a restart",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* startRedisServer
+          const admin = yield* connect(server)
+          const a = yield* groupOn(yield* connect(server), "outage")
+          const b = yield* groupOn(yield* connect(server), "outage")
+          const { runs, started, work } = yield* counted("answer", 400)
+          const owner = yield* Effect.fork(a.call("k", work))
+          yield* started
+          const follower = yield* Effect.fork(b.call("k", work))
+          yield* eventually(
+            "the follower is subscribed",
+            Effect.map(subscribers(admin, namesOf("outage", "k").channel), (n) => n === 1)
+          )
+          yield* server.kill
+          expect(yield* Fiber.join(follower)).toBe("answer")
+          expect(yield* Fiber.join(owner)).toBe("answer")
+          expect(runs()).toBe(2)
+          expect(yield* b.redisStats).toMatchObject({ followed: 0, ranLocally: 1 })
+
+          yield* server.restart
+          // The clients reconnect on their own (every 50 ms here); a bounded number of waves.
+          let resumedAt = -1
+          for (let wave = 0; wave < 40 && resumedAt < 0; wave++) {
+            const { runs, work } = yield* counted("again", 100)
+            const results = yield* Effect.all([a.call(`wave-${wave}`, work), b.call(`wave-${wave}`, work)], {
+              concurrency: "unbounded"
+            })
+            expect(results).toEqual(["again", "again"])
+            if (runs() === 1) resumedAt = wave
+            else yield* Effect.sleep("50 millis")
+          }
+          expect(resumedAt).toBeGreaterThanOrEqual(0)
+        }),
+      15_000
+    )
+
+    it.scopedLive("a follower that missed the publication (its subscriber connection dropped) reads the stored result", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const a = yield* groupOn(yield* connect(server), "late")
+        // b's subscriber reconnects only after two seconds, long after the owner published.
+        const b = yield* groupOn(yield* connect(server, { socket: { reconnectStrategy: 2_000 } }), "late")
+        const channel = namesOf("late", "k").channel
+        const { runs, started, work } = yield* counted("stored", 300)
+        const owner = yield* Effect.fork(a.call("k", work))
+        yield* started
+        const follower = yield* Effect.fork(b.call("k", work))
+        yield* eventually("the follower is subscribed", Effect.map(subscribers(admin, channel), (n) => n === 1))
+        yield* admin.send(["CLIENT", "KILL", "TYPE", "pubsub"])
+        yield* eventually("nobody is subscribed", Effect.map(subscribers(admin, channel), (n) => n === 0))
+        const start = performance.now()
+        expect(yield* Fiber.join(follower)).toBe("stored")
+        expect(since(start)).toBeLessThan(1_500)
+        expect(yield* Fiber.join(owner)).toBe("stored")
+        expect(runs()).toBe(1)
+        expect((yield* b.redisStats).followed).toBe(1)
+      }))
+
+    it.scopedLive("a follower timeout fails with FollowerTimeoutError when asked to, and runs the work locally by default", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const a = yield* groupOn(yield* connect(server), "patience")
+        const strict = yield* SingleFlightRedis.make({
+          ...groupOptions("patience"),
+          followerTimeout: "200 millis",
+          onFollowerTimeout: "fail"
+        }).pipe(Effect.provideService(RedisConnection, yield* connect(server)))
+        const lenient = yield* groupOn(yield* connect(server), "patience", { followerTimeout: "200 millis" })
+        const started = yield* Deferred.make<void>()
+        const owner = yield* Effect.fork(
+          a.call("k", Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)))
+        )
+        yield* Deferred.await(started)
+
+        const start = performance.now()
+        const error = failureOf(yield* Effect.exit(strict.call("k", Effect.succeed("unused"))))
+        const waited = since(start)
+        assert(error instanceof SingleFlightRedis.FollowerTimeoutError, "the strict follower fails with a timeout")
+        expect(error.group).toBe("patience")
+        expect(waited).toBeGreaterThanOrEqual(190)
+        expect(waited).toBeLessThan(1_000)
+
+        expect(yield* lenient.call("k", Effect.succeed("ran here"))).toBe("ran here")
+        expect(yield* lenient.redisStats).toMatchObject({ timedOut: 1, ranLocally: 1 })
+        yield* Fiber.interrupt(owner)
+      }))
+
+    it.scopedLive("a stalled Redis fails commands after commandTimeout, and the call runs locally", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const group = yield* groupOn(yield* connect(server, { commandTimeout: "200 millis" }), "stalled")
+        yield* server.freeze
+        const start = performance.now()
+        const result = yield* group.call("k", Effect.succeed("local"))
+        const took = since(start)
+        yield* server.thaw
+        expect(result).toBe("local")
+        expect(took).toBeGreaterThanOrEqual(150)
+        expect(took).toBeLessThan(1_500)
+        expect((yield* group.redisStats).ranLocally).toBe(1)
+      }))
+
+    it.scopedLive("the connection fails with a RedisError when Redis cannot be reached within connectTimeout", () =>
+      Effect.gen(function*() {
+        const port = yield* freePort
+        const exit = yield* SingleFlightRedis.makeConnection({
+          url: `redis://127.0.0.1:${port}`,
+          socket: { reconnectStrategy: 50 },
+          connectTimeout: "300 millis"
+        }).pipe(Effect.exit)
+        const error = failureOf(exit)
+        assert(error instanceof SingleFlightRedis.RedisError, "connecting fails with a RedisError")
+        expect(error.message).toContain("connect")
+      }))
+  })
+
+  describe("names and options", () => {
+    it.scopedLive("groups with different names never share a flight, and keys live under sf:<name>:{<hash>}", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const alpha = yield* groupOn(yield* connect(server), "alpha")
+        const beta = yield* groupOn(yield* connect(server), "beta")
+        const { runs, work } = yield* counted("v", 200)
+        const both = Effect.all([alpha.call("k", work), beta.call("k", work)], { concurrency: "unbounded" })
+        const fiber = yield* Effect.fork(both)
+        yield* eventually(
+          "both leases are taken",
+          Effect.map(admin.send(["KEYS", "sf:*:lease"]), (keys) => Array.isArray(keys) && keys.length === 2)
+        )
+        const keys = (yield* admin.send(["KEYS", "sf:*"])) as Array<string>
+        expect(keys.sort()).toEqual([namesOf("alpha", "k").lease, namesOf("beta", "k").lease])
+        for (const key of keys) expect(key).toMatch(/^sf:(alpha|beta):\{[0-9a-f]{64}\}:lease$/)
+        yield* Fiber.join(fiber)
+        expect(runs()).toBe(2)
+      }))
+
+    it.scopedLive("invalid options are a defect with an InvalidOptionsError naming the option", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const connection = yield* connect(server)
+        const optionOf = (exit: Exit.Exit<unknown, unknown>) => {
+          const defect = defectOf(exit)
+          return defect instanceof SingleFlight.InvalidOptionsError ? defect.option : undefined
+        }
+        const tryMake = (overrides: SingleFlightRedis.TimingOptions & { readonly name?: string }) =>
+          SingleFlightRedis.make({ ...groupOptions("valid"), ...overrides }).pipe(
+            Effect.provideService(RedisConnection, connection),
+            Effect.exit
+          )
+        expect(optionOf(yield* tryMake({ lease: "100 millis", renewEvery: "100 millis" }))).toBe("renewEvery")
+        expect(optionOf(yield* tryMake({ pollEvery: "1 second", resultTtl: "1 second" }))).toBe("resultTtl")
+        expect(optionOf(yield* tryMake({ lease: -5 }))).toBe("lease")
+        expect(optionOf(yield* tryMake({ name: "a{b}" }))).toBe("name")
+        expect(optionOf(yield* tryMake({ name: "" }))).toBe("name")
+        expect(Exit.isSuccess(yield* tryMake({ lease: "2 seconds", renewEvery: "1 second" }))).toBe(true)
+      }))
+  })
+})
