@@ -89,7 +89,7 @@ const burst = (mode: Mode, database: string, latency: Duration.Duration) =>
       )
 
     // Not measured: opens the client's connections and warms the code paths up.
-    yield* Effect.forEach(Arr.makeBy(concurrency, nameOf), fetchId, { concurrency })
+    yield* Effect.forEach(Arr.makeBy(2 * concurrency, nameOf), fetchId, { concurrency })
     const queriesBefore = yield* server.queries
 
     const tick = makeProgress(mode.label, requestCount)

@@ -86,6 +86,10 @@ export const defaultMaxBodySize: number = options.defaultMaxBodySize
  * Options of the server middleware, checked when it is made (a mistake is a
  * defect with a `SingleFlight.InvalidOptionsError`):
  *
+ * - `name`: the name of the underlying group in spans and metrics (see
+ *   docs/observability.md); default `"http.server"`. Keys are never
+ *   rendered into spans: they hold the values of `Authorization` and
+ *   `Cookie`.
  * - `methods`: the methods that are coalesced; default `["GET", "HEAD"]`.
  *   Other methods pass straight through. The request body is never part of
  *   the key.
@@ -122,6 +126,7 @@ export const defaultMaxBodySize: number = options.defaultMaxBodySize
  * ```
  */
 export interface Options {
+  readonly name?: string | undefined
   readonly methods?: ReadonlyArray<HttpMethod> | undefined
   readonly headers?: ReadonlyArray<string> | undefined
   readonly key?: ((request: HttpServerRequest.HttpServerRequest) => Option.Option<unknown>) | undefined
@@ -132,7 +137,8 @@ export interface Options {
 
 /**
  * Options of the client transform, with the same meaning and defaults as the
- * server's {@link Options}; the custom `key` receives the outgoing request.
+ * server's {@link Options}, except that the group is named `"http.client"`;
+ * the custom `key` receives the outgoing request.
  *
  * @since 0.1.0
  * @category models
@@ -144,6 +150,7 @@ export interface Options {
  * ```
  */
 export interface ClientOptions {
+  readonly name?: string | undefined
   readonly methods?: ReadonlyArray<HttpMethod> | undefined
   readonly headers?: ReadonlyArray<string> | undefined
   readonly key?: ((request: HttpClientRequest.HttpClientRequest) => Option.Option<unknown>) | undefined

@@ -104,6 +104,25 @@ describe("HttpSingleFlight.makeClient", () => {
       expect(yield* counter.runs).toBe(4)
     }).pipe(Effect.provide(TestServer)))
 
+  it.scopedLive("a streamed body without Content-Length is read up to the limit and shared", () =>
+    Effect.gen(function*() {
+      const counter = yield* makeGatedCounter
+      const encoder = new TextEncoder()
+      const client = yield* setup(
+        Effect.as(
+          counter.enter,
+          HttpServerResponse.stream(Stream.make(encoder.encode("chunk 1, "), encoder.encode("chunk 2")))
+        )
+      )
+      const fibers = yield* fireAll(3, () => client.get("/chunks").pipe(Effect.flatMap(textOf)))
+      yield* eventually(counter.runs, (runs) => runs === 1)
+      yield* settle
+      yield* counter.open
+
+      for (const response of yield* Effect.forEach(fibers, Fiber.join)) expect(response.text).toBe("chunk 1, chunk 2")
+      expect(yield* counter.runs).toBe(1)
+    }).pipe(Effect.provide(TestServer)))
+
   it.scopedLive("a streamed body that outgrows maxBodySize is dropped, and every caller fetches its own", () =>
     Effect.gen(function*() {
       const counter = yield* makeGatedCounter

@@ -53,7 +53,7 @@ interface ResolvedClient extends options.Resolved {
 }
 
 const resolve = (input: HttpSingleFlight.ClientOptions | undefined): ResolvedClient => ({
-  ...options.resolveCommon(input),
+  ...options.resolveCommon(input, "http.client"),
   key: input?.key
 })
 
@@ -143,8 +143,11 @@ export const makeClient: {
   (self: HttpClient.HttpClient, input?: HttpSingleFlight.ClientOptions) =>
     Effect.gen(function*() {
       const resolved = yield* options.validate(() => resolve(input))
+      // Keys hold credentials (Authorization, Cookie): they are never rendered into spans.
       const group = yield* SingleFlight.make<unknown, Outcome, HttpClientError.HttpClientError>({
-        whenAbandoned: resolved.whenAbandoned
+        name: resolved.name,
+        whenAbandoned: resolved.whenAbandoned,
+        keyAttribute: false
       })
       return HttpClient.transform(self, (send, request) =>
         Effect.suspend(() => {

@@ -9,6 +9,7 @@ import * as headers from "./headers.js"
 
 /** @internal */
 export interface Resolved {
+  readonly name: string
   readonly methods: ReadonlySet<string>
   readonly headers: ReadonlyArray<string>
   readonly headerSet: ReadonlySet<string>
@@ -53,6 +54,12 @@ const resolveSize = (input: bigint | number | undefined): number => {
   return bytes
 }
 
+const resolveName = (name: string | undefined, defaultName: string): string => {
+  if (name === undefined) return defaultName
+  if (typeof name !== "string" || name === "") throw invalid("name", `expected a non-empty string, got ${String(name)}`)
+  return name
+}
+
 const resolvePolicy = (policy: SingleFlight.AbandonPolicy | undefined): SingleFlight.AbandonPolicy => {
   if (policy === undefined) return "interrupt"
   if (policy === "interrupt" || policy === "interruptInBackground" || policy === "runToCompletion") return policy
@@ -61,10 +68,12 @@ const resolvePolicy = (policy: SingleFlight.AbandonPolicy | undefined): SingleFl
 
 /** @internal */
 export const resolveCommon = (
-  options: Pick<HttpSingleFlight.Options, "methods" | "headers" | "maxBodySize" | "whenAbandoned"> | undefined
+  options: Pick<HttpSingleFlight.Options, "name" | "methods" | "headers" | "maxBodySize" | "whenAbandoned"> | undefined,
+  defaultName: string
 ): Resolved => {
   const names = resolveHeaders(options?.headers)
   return {
+    name: resolveName(options?.name, defaultName),
     methods: resolveMethods(options?.methods),
     headers: names,
     headerSet: new Set(names),

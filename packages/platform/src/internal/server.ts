@@ -183,7 +183,7 @@ export interface ResolvedServer extends options.Resolved {
 }
 
 const resolve = (input: HttpSingleFlight.Options | undefined): ResolvedServer => ({
-  ...options.resolveCommon(input),
+  ...options.resolveCommon(input, "http.server"),
   key: input?.key,
   responseHeader: options.resolveResponseHeader(input?.responseHeader)
 })
@@ -360,7 +360,12 @@ export const make = (
 ): Effect.Effect<HttpSingleFlight.HttpSingleFlight, never, Scope.Scope> =>
   Effect.gen(function*() {
     const resolved = yield* options.validate(() => resolve(input))
-    const group = yield* SingleFlight.make<unknown, Outcome, unknown>({ whenAbandoned: resolved.whenAbandoned })
+    // Keys hold credentials (Authorization, Cookie): they are never rendered into spans.
+    const group = yield* SingleFlight.make<unknown, Outcome, unknown>({
+      name: resolved.name,
+      whenAbandoned: resolved.whenAbandoned,
+      keyAttribute: false
+    })
     return new HttpSingleFlightImpl(resolved, group)
   })
 
