@@ -155,6 +155,10 @@ const main = Effect.gen(function*() {
     results.push(yield* burst(mode, database, latency))
   }
   yield* Console.log(`\n${table(results)}`)
+  yield* Console.log(
+    "\ndb queries: lookups that reached SQLite during the burst; p50/p99: latency of a request as the client saw it\n" +
+      "(the client and the server share this Node.js process); wall: the whole burst."
+  )
 
   const failures = results.flatMap((result) => result.failures)
   if (failures.length > 0) {
