@@ -36,10 +36,7 @@ interface NodeRedisClient {
   destroy(): void
   duplicate(): NodeRedisClient
   on(event: "error", listener: (error: unknown) => void): unknown
-  sendCommand(
-    args: ReadonlyArray<string>,
-    options?: { readonly abortSignal?: AbortSignal }
-  ): Promise<unknown>
+  sendCommand(args: ReadonlyArray<string>): Promise<unknown>
   subscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<void>
   unsubscribe(channel: string, listener: (message: string, channel: string) => unknown): Promise<void>
 }
@@ -136,7 +133,9 @@ export const make = (
     const send = (command: ReadonlyArray<string>): Effect.Effect<unknown, RedisError> => {
       const operation = command[0] ?? "command"
       return Effect.tryPromise({
-        try: (signal) => withTimeout(commands.sendCommand(command, { abortSignal: signal }), timeoutMillis),
+        // No abort signal: by the time an interruption lands the command is
+        // usually written, and an AbortController per command costs.
+        try: () => withTimeout(commands.sendCommand(command), timeoutMillis),
         catch: (cause) => new RedisError({ operation, cause })
       })
     }

@@ -153,17 +153,18 @@ class Coordinator<K, A, E> {
   negotiate<R>(keys: protocol.FlightKeys, work: Effect.Effect<A, E, R>): Effect.Effect<Plan<A, E>, never, R> {
     return Effect.gen(this, function*() {
       const deadline = (yield* Clock.currentTimeMillis) + this.followerTimeout
-      const mailbox = yield* Queue.unbounded<string>()
-      let subscribed = false
+      // Made by the first follow: an owner needs neither.
+      let mailbox: Queue.Queue<string> | undefined
       let followedBefore = false
 
       const follow = (holder: string | null): Effect.Effect<Turn<A, E>, RedisError, Scope.Scope> =>
         Effect.gen(this, function*() {
           if (holder === null) return runLocally("the lease holder could not be read", "empty reply")
           followedBefore = true
-          if (!subscribed) {
-            yield* this.connection.subscribe(keys.channel, (message) => Queue.unsafeOffer(mailbox, message))
-            subscribed = true
+          if (mailbox === undefined) {
+            const messages = yield* Queue.unbounded<string>()
+            yield* this.connection.subscribe(keys.channel, (message) => Queue.unsafeOffer(messages, message))
+            mailbox = messages
           }
           return yield* this.awaitOwner(keys, holder, mailbox, deadline)
         })
@@ -196,10 +197,15 @@ class Coordinator<K, A, E> {
     return Effect.gen(this, function*() {
       this.stats.owned++
       if (takeover) this.stats.takeovers++
-      yield* Effect.forkScoped(this.renewLease(keys, token))
-      const exit = yield* Effect.exit(work)
+      const renewal = yield* Effect.fork(this.renewLease(keys, token))
+      // The renewal stops before the lease is settled, or it would find the
+      // lease gone and warn. Not awaited: a renewal cut short changes nothing
+      // (the scripts compare tokens), and the callers need not wait for it.
+      const exit = yield* Effect.exit(work).pipe(
+        Effect.ensuring(Effect.flatMap(Effect.fiberId, (id) => renewal.interruptAsFork(id)))
+      )
       return { _tag: "Answered", exit } as const
-    }).pipe(Effect.scoped)
+    })
   }
 
   /**
