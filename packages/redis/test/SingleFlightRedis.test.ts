@@ -112,6 +112,22 @@ describe("SingleFlightRedis", () => {
         }),
       10_000
     )
+    it.scopedLive("reuseSuccessFor applies within a process: a reused success runs nothing and asks Redis nothing", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const group = yield* SingleFlightRedis.make({ ...groupOptions("reuse"), reuseSuccessFor: "10 seconds" }).pipe(
+          Effect.provideService(RedisConnection, yield* connect(server))
+        )
+        const { runs, work } = yield* counted("fresh", 10)
+        expect(yield* group.call("k", work)).toBe("fresh")
+        yield* admin.send(["CONFIG", "RESETSTAT"])
+        expect(yield* group.call("k", work)).toBe("fresh")
+        expect(runs()).toBe(1)
+        expect((yield* group.stats).reused).toBe(1)
+        const info = String(yield* admin.send(["INFO", "commandstats"]))
+        expect(info).not.toMatch(/cmdstat_eval/)
+      }))
   })
 
   describe("the exit crosses over", () => {
@@ -300,6 +316,37 @@ describe("SingleFlightRedis", () => {
         }),
       15_000
     )
+
+    it.scopedLive("a late subscriber, whose subscription lands after the owner published, reads the stored result", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const a = yield* groupOn(yield* connect(server), "late-subscriber")
+        // b's own Redis connection, whose subscriptions wait for a gate: a slow subscriber.
+        const gate = yield* Deferred.make<void>()
+        const real = yield* connect(server)
+        const slow = RedisConnection.of({
+          send: real.send,
+          subscribe: (channel, onMessage) => Effect.zipRight(Deferred.await(gate), real.subscribe(channel, onMessage))
+        })
+        // Polls too slow to explain a quick answer: only the read after subscribing can.
+        const b = yield* groupOn(slow, "late-subscriber", { pollEvery: "3 seconds" })
+        const names = namesOf("late-subscriber", "k")
+        const finish = yield* Deferred.make<void>()
+        const owner = yield* Effect.fork(a.call("k", Deferred.await(finish).pipe(Effect.as("published"))))
+        yield* eventually("the owner holds the lease", Effect.map(admin.send(["EXISTS", names.lease]), (n) => n === 1))
+        const follower = yield* Effect.fork(b.call("k", Effect.succeed("run by b")))
+        yield* Effect.sleep("100 millis")
+        // The owner finishes and publishes to nobody.
+        yield* Deferred.succeed(finish, undefined)
+        expect(yield* Fiber.join(owner)).toBe("published")
+        expect(yield* subscribers(admin, names.channel)).toBe(0)
+        const start = performance.now()
+        yield* Deferred.succeed(gate, undefined)
+        expect(yield* Fiber.join(follower)).toBe("published")
+        expect(since(start)).toBeLessThan(1_000)
+        expect(yield* b.redisStats).toMatchObject({ followed: 1, owned: 0, ranLocally: 0 })
+      }))
 
     it.scopedLive("a follower that missed the publication (its subscriber connection dropped) reads the stored result", () =>
       Effect.gen(function*() {
