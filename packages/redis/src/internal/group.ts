@@ -62,6 +62,12 @@ const pollDue = { _tag: "PollDue" } as const
 const runLocally = (reason: string, cause: unknown) => ({ _tag: "RunLocally", reason, cause }) as const
 
 /** A short reason for a log line: a Redis error's own cause, a parse error's message. */
+/**
+ * Milliseconds on the monotonic clock (`currentTimeMillis` follows the wall
+ * clock, which may jump): deadlines and poll times are intervals.
+ */
+const monotonicMillis: Effect.Effect<number> = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
+
 const reasonOf = (cause: unknown): string => {
   if (cause instanceof RedisError) return `${cause.operation}: ${reasonOf(cause.cause)}`
   return cause instanceof Error ? cause.message : String(cause)
@@ -152,7 +158,7 @@ class Coordinator<K, A, E> {
    */
   negotiate<R>(keys: protocol.FlightKeys, work: Effect.Effect<A, E, R>): Effect.Effect<Plan<A, E>, never, R> {
     return Effect.gen(this, function*() {
-      const deadline = (yield* Clock.currentTimeMillis) + this.followerTimeout
+      const deadline = (yield* monotonicMillis) + this.followerTimeout
       // Made by the first follow: an owner needs neither.
       let mailbox: Queue.Queue<string> | undefined
       let followedBefore = false
@@ -297,9 +303,9 @@ class Coordinator<K, A, E> {
   /** Takes messages until one is about `token`, or until the next poll or the deadline. */
   listen(token: string, mailbox: Queue.Dequeue<string>, deadline: number): Effect.Effect<Heard> {
     return Effect.gen(this, function*() {
-      const wakeAt = Math.min((yield* Clock.currentTimeMillis) + this.pollEvery, deadline)
+      const wakeAt = Math.min((yield* monotonicMillis) + this.pollEvery, deadline)
       for (;;) {
-        const remaining = wakeAt - (yield* Clock.currentTimeMillis)
+        const remaining = wakeAt - (yield* monotonicMillis)
         if (remaining <= 0) return wakeAt >= deadline ? timedOut : pollDue
         const raw = yield* Effect.timeoutOption(Queue.take(mailbox), Duration.millis(remaining))
         if (raw._tag === "None") continue
