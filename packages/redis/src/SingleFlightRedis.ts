@@ -214,7 +214,8 @@ export interface TimingOptions {
  *   as instances of their class. Defects travel as `Schema.Defect`: an
  *   `Error`'s name and message (no stack), anything else as readable text.
  * - the {@link TimingOptions}, and the options of the in-memory group
- *   (`whenAbandoned`, `reuseSuccessFor`), which apply within each process.
+ *   (`keyAttribute`, `whenAbandoned`, `reuseSuccessFor`), which apply within
+ *   each process; `name` also names the in-memory group in spans and metrics.
  *
  * Invalid options are a defect with a `SingleFlight.InvalidOptionsError`.
  *
@@ -241,6 +242,7 @@ export interface Options<K, KI, A, AI, E, EI> extends TimingOptions {
   readonly key: Schema.Schema<K, KI>
   readonly success: Schema.Schema<A, AI>
   readonly failure?: Schema.Schema<E, EI> | undefined
+  readonly keyAttribute?: SingleFlight.Options<K>["keyAttribute"]
   readonly whenAbandoned?: SingleFlight.AbandonPolicy | undefined
   readonly reuseSuccessFor?: Duration.DurationInput | undefined
 }

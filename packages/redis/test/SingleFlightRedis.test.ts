@@ -1,6 +1,6 @@
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Option, Schema } from "effect"
-import { SingleFlight } from "effect-singleflight"
+import { Cause, Deferred, Effect, Exit, Fiber, Metric, Option, Schema } from "effect"
+import { SingleFlight, SingleFlightMetrics } from "effect-singleflight"
 import { SingleFlightRedis } from "../src/index.js"
 import { groupOptions, NotFound, testTiming } from "./fixtures/schemas.js"
 import { connect, eventually, namesOf, since, subscribers } from "./utils/instances.js"
@@ -67,6 +67,9 @@ describe("SingleFlightRedis", () => {
         expect(statsA.followed + statsB.followed).toBe(1)
         expect((yield* a.stats).joined).toBe(4)
         expect(yield* a.size).toBe(0)
+        // the in-memory groups carry the name into the core's metrics
+        const calls = yield* Metric.value(SingleFlightMetrics.forGroup(SingleFlightMetrics.calls, "pair"))
+        expect(calls.count).toBe(10)
       }))
 
     it.scopedLive("a flight costs its process two Redis round trips, however many local callers share it", () =>

@@ -360,6 +360,8 @@ export const make = <K, KI, A, AI, E, EI>(
     // In-memory coalescing first: at most one coordination per key and flight
     // in this process, shared by all of its local callers.
     const local = yield* SingleFlight.make<K, A, E>({
+      name: resolved.name,
+      keyAttribute: options.keyAttribute,
       whenAbandoned: resolved.whenAbandoned,
       reuseSuccessFor: resolved.reuseSuccessFor
     })
