@@ -7,10 +7,7 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
 import * as Metric from "effect/Metric"
-import type * as MetricKeyType from "effect/MetricKeyType"
-import type * as MetricState from "effect/MetricState"
 import * as internal from "./internal/metrics.js"
 
 /**
@@ -137,8 +134,8 @@ export const running: Metric.Metric.Gauge<number> = internal.running
 export const callersPerExecution: Metric.Metric.Histogram<number> = internal.callersPerExecution
 
 /**
- * `singleflight_execution_duration`: how long executions took, in
- * milliseconds (Effect's default timer buckets).
+ * `singleflight_execution_duration_ms`: how long executions took, in
+ * milliseconds (exponential buckets from 0.5 ms, as `Metric.timer`'s).
  *
  * @since 0.1.0
  * @category metrics
@@ -150,11 +147,7 @@ export const callersPerExecution: Metric.Metric.Histogram<number> = internal.cal
  * const durations = Metric.value(SingleFlightMetrics.forGroup(SingleFlightMetrics.executionDuration, "customers"))
  * ```
  */
-export const executionDuration: Metric.Metric<
-  MetricKeyType.MetricKeyType.Histogram,
-  Duration.Duration,
-  MetricState.MetricState.Histogram
-> = internal.executionDuration
+export const executionDuration: Metric.Metric.Histogram<number> = internal.executionDuration
 
 /**
  * One of the metrics above, restricted to the group called `name`: read it

@@ -70,6 +70,17 @@ describe("SingleFlight tracing", () => {
       expect(keys).toStrictEqual([undefined, undefined, "{\"id\":7}", "{\"id\":7}", "len:17", "len:17"])
     }))
 
+  it.scoped("with only Effect's built-in tracer, or with tracing off, no span is made: nobody could read it", () =>
+    Effect.gen(function*() {
+      const group = yield* SingleFlight.make<string, string>()
+      const spanName = Effect.map(Effect.currentSpan, (span) => span.name).pipe(Effect.orElseSucceed(() => "none"))
+      expect(yield* group.call("key", spanName).pipe(Effect.withSpan("request"))).toBe("request")
+      const { spans, tracer } = yield* recordingTracer
+      yield* group.call("key", spanName).pipe(Effect.withTracer(tracer), Effect.withTracerEnabled(false))
+      expect(spans).toHaveLength(0)
+      expect(yield* group.call("key", spanName).pipe(Effect.withTracer(tracer))).toBe("SingleFlight.execute")
+    }))
+
   it.scoped("a failing execution's span says so", () =>
     Effect.gen(function*() {
       const { spans, tracer } = yield* recordingTracer

@@ -50,9 +50,16 @@ export const callersPerExecution = Metric.histogram(
   "Callers that shared one execution (the caller that started it included)"
 )
 
-/** @internal */
-export const executionDuration = Metric.timer(
-  "singleflight_execution_duration",
+/**
+ * A histogram in milliseconds, with `Metric.timer`'s buckets but without its
+ * `time_unit` tag: a tagged metric builds a new label array on every update,
+ * which defeats the hook cache (see `labelsFor`).
+ *
+ * @internal
+ */
+export const executionDuration = Metric.histogram(
+  "singleflight_execution_duration_ms",
+  MetricBoundaries.exponential({ start: 0.5, factor: 2, count: 35 }),
   "How long executions of the shared work took, in milliseconds"
 )
 

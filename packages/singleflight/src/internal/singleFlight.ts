@@ -176,6 +176,18 @@ export const resolveOptions = <K>(options: SingleFlight.Options<K> | undefined):
 
 type Role = "leader" | "joiner" | "reused"
 
+const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+/**
+ * Spans cost several microseconds each in effect 3 (ids, a clock read, an
+ * attribute map), several times the rest of a call: they are made only when
+ * someone can see them, that is when tracing is on and a tracer other than
+ * Effect's built-in one is installed (OpenTelemetry's, a test's, DevTools').
+ */
+const isTraced = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  fiber.getFiberRef(FiberRef.currentTracerEnabled) &&
+  Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer) !== nativeTracer
+
 /** The span of the call being made on `fiber`: the one `call` opened around `enter`. */
 const currentSpan = (fiber: Fiber.RuntimeFiber<unknown, unknown>): Tracer.Span | undefined => {
   const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
@@ -277,11 +289,16 @@ class GroupImpl<K> {
         : validatePolicy("whenAbandoned", options.whenAbandoned)
       this.calls++
       metrics.calls.unsafeUpdate(1, this.labels)
-      return Effect.withSpan(this.enter(key, effect, whenAbandoned), "SingleFlight.call", {
-        attributes: this.spanAttributes(key),
-        kind: "internal",
-        captureStackTrace: false
-      })
+      const enter = this.enter(key, effect, whenAbandoned)
+      return Effect.withFiberRuntime<unknown, unknown, R>((caller) =>
+        isTraced(caller)
+          ? Effect.withSpan(enter, "SingleFlight.call", {
+            attributes: this.spanAttributes(key),
+            kind: "internal",
+            captureStackTrace: false
+          })
+          : enter
+      )
     }) as Effect.Effect<A, E, Exclude<R, Scope.Scope>>
   }
 
@@ -366,7 +383,8 @@ class GroupImpl<K> {
           runtimeFlags: status.runtimeFlags
         })
         const innerFrame: Frame = { group: this as GroupImpl<unknown>, key, parent: frame }
-        flight.fiber = Runtime.runFork(runtime)(this.execute(flight, work), {
+        const execute = isTraced(caller) ? this.executeTraced(flight, work) : this.execute(flight, work)
+        flight.fiber = Runtime.runFork(runtime)(execute, {
           updateRefs: (refs, fiberId) =>
             FiberRefs.updateAs(refs, { fiberId, fiberRef: currentFrame, value: innerFrame })
         })
@@ -376,14 +394,24 @@ class GroupImpl<K> {
   }
 
   /**
-   * The body of the work's fiber, in the `SingleFlight.execute` span (a child
-   * of the first caller's call span). The work gets a `Scope` of its own,
-   * closed when it ends, never the first caller's: the caller's scope would
-   * release the shared resources under the other waiters. (This is
-   * `Effect.scoped` without its uninterruptible mask, which the fiber already
-   * has.)
+   * The body of the work's fiber. The work gets a `Scope` of its own, closed
+   * when it ends, never the first caller's: the caller's scope would release
+   * the shared resources under the other waiters. (This is `Effect.scoped`
+   * without its uninterruptible mask, which the fiber already has.)
    */
   execute<R>(flight: Flight, work: Effect.Effect<unknown, unknown, R>): Effect.Effect<unknown, unknown, R> {
+    return Effect.flatMap(Scope.make(), (scope) =>
+      Effect.interruptible(Scope.extend(work, scope)).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), this.settle(flight, exit)))
+      ))
+  }
+
+  /**
+   * {@link execute} in the `SingleFlight.execute` span, a child of the first
+   * caller's call span and the parent of the work's spans.
+   */
+  executeTraced<R>(flight: Flight, work: Effect.Effect<unknown, unknown, R>): Effect.Effect<unknown, unknown, R> {
     const spanOptions: Tracer.SpanOptions = {
       attributes: this.spanAttributes(flight.key as K),
       kind: "internal",
@@ -391,12 +419,7 @@ class GroupImpl<K> {
     }
     return Effect.useSpan("SingleFlight.execute", spanOptions, (span) => {
       flight.span = span
-      return Effect.flatMap(Scope.make(), (scope) =>
-        Effect.interruptible(Scope.extend(work, scope)).pipe(
-          Effect.withParentSpan(span),
-          Effect.exit,
-          Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), this.settle(flight, exit)))
-        ))
+      return this.execute(flight, Effect.withParentSpan(work, span))
     })
   }
 
@@ -422,7 +445,7 @@ class GroupImpl<K> {
   record(fiber: Fiber.RuntimeFiber<unknown, unknown>, flight: Flight, exit: Exit.Exit<unknown, unknown>): void {
     metrics.running.unsafeUpdate(this.running.size, this.labels)
     metrics.callersPerExecution.unsafeUpdate(flight.callers, this.labels)
-    metrics.executionDuration.unsafeUpdate(Duration.millis(nowMillis(fiber) - flight.startedAt), this.labels)
+    metrics.executionDuration.unsafeUpdate(nowMillis(fiber) - flight.startedAt, this.labels)
     if (flight.span !== undefined) {
       flight.span.attribute("singleflight.waiters", flight.waiters)
       flight.span.attribute("singleflight.callers", flight.callers)
