@@ -397,14 +397,21 @@ class GroupImpl<K> {
    * The body of the work's fiber. The work gets a `Scope` of its own, closed
    * when it ends, never the first caller's: the caller's scope would release
    * the shared resources under the other waiters. (This is `Effect.scoped`
-   * without its uninterruptible mask, which the fiber already has.)
+   * without its uninterruptible mask, which the fiber already has. And the
+   * scope goes straight into the fiber's context: the fiber is the work's
+   * alone, so there is nothing to restore, and `Scope.extend`'s
+   * `provideContext` would cost several times the rest of a call.)
    */
   execute<R>(flight: Flight, work: Effect.Effect<unknown, unknown, R>): Effect.Effect<unknown, unknown, R> {
-    return Effect.flatMap(Scope.make(), (scope) =>
-      Effect.interruptible(Scope.extend(work, scope)).pipe(
-        Effect.exit,
-        Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), this.settle(flight, exit)))
-      ))
+    return Effect.flatMap(
+      Scope.make(),
+      (scope) =>
+        FiberRef.update(FiberRef.currentContext, Context.add(Scope.Scope, scope)).pipe(
+          Effect.zipRight(Effect.interruptible(work)),
+          Effect.exit,
+          Effect.flatMap((exit) => Effect.zipRight(Scope.close(scope, exit), this.settle(flight, exit)))
+        )
+    )
   }
 
   /**
