@@ -1,0 +1,74 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Schema from "effect/Schema"
+import { replacePart } from "../src/markdown.js"
+import { Report } from "../src/report.js"
+import { inProcessMarkdown, runBench, summaryLines } from "../src/run.js"
+import { quickPlan } from "../src/suite.js"
+import type { Plan } from "../src/suite.js"
+import { renderChart } from "../src/svg.js"
+
+/** Smaller than `--quick`: enough to run every scenario, implementation and check once or twice. */
+const tinyPlan: Plan = {
+  ...quickPlan,
+  callers: [10, 49],
+  sequentialCalls: [10],
+  inFlight: [10, 40],
+  scaleCalls: 10,
+  memoryCounts: [50],
+  sampling: () => ({ rounds: 1, iterations: 2, time: 0, warmupIterations: 0 })
+}
+
+describe("the benchmark harness", () => {
+  it("runs every scenario for every implementation, and they all return the same results", async () => {
+    const { problems, report } = await runBench({ plan: tinyPlan, progress: () => {} })
+
+    expect(Schema.is(Report)(report)).toBe(true)
+    expect(problems).toEqual([])
+    expect(report.sections.map((section) => section.id)).toEqual([
+      "hot",
+      "distinct",
+      "mixed",
+      "sequential",
+      "scale",
+      "memory-waiters",
+      "memory-keys"
+    ])
+
+    for (const section of report.sections) {
+      const implementations = new Set(section.rows.map((row) => row.implementation))
+      const sizes = new Set(section.rows.map((row) => row.size))
+      expect(section.rows.length, section.id).toBe(implementations.size * sizes.size)
+      expect(implementations.has("effect-singleflight"), section.id).toBe(true)
+      for (const size of sizes) {
+        const rows = section.rows.filter((row) => row.size === size)
+        for (const row of rows) {
+          expect(row.correct, `${section.id} ${size} ${row.implementation}`).toBe(true)
+          expect(row.samples, `${section.id} ${size} ${row.implementation}`).toBeGreaterThan(0)
+          expect(Number.isFinite(row.median) && row.median > 0, `${section.id} ${size} ${row.implementation}`).toBe(
+            true
+          )
+        }
+        // every implementation handed its callers the same values
+        expect(new Set(rows.map((row) => row.results)).size, `${section.id} ${size}`).toBe(1)
+        expect(rows[0]?.results, `${section.id} ${size}`).not.toBe("")
+      }
+    }
+
+    // effect-singleflight runs the work exactly once per key per run
+    const executions = (id: string, size: number) =>
+      report.sections.find((section) => section.id === id)?.rows.find((row) =>
+        row.role === "subject" && row.size === size
+      )?.executions
+    expect(executions("hot", 49)).toBe("1")
+    expect(executions("distinct", 49)).toBe("49")
+    expect(executions("mixed", 49)).toBe("7")
+    expect(executions("memory-waiters", 50)).toBe("1")
+
+    expect(report.targets.length).toBeGreaterThan(0)
+    expect(summaryLines(report)).toHaveLength(3)
+    expect(renderChart(report.sections, "test")).toContain("<svg")
+    const markdown = replacePart("", "in-process", inProcessMarkdown(report, "benchmarks.svg"), ["in-process"])
+    expect(markdown).toContain("### Hot key")
+    expect(replacePart(markdown, "http", "## HTTP\n", ["in-process", "http"])).toContain("### Hot key")
+  }, 120_000)
+})
