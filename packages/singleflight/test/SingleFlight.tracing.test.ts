@@ -74,7 +74,12 @@ describe("SingleFlight tracing", () => {
     Effect.gen(function*() {
       const group = yield* SingleFlight.make<string, string>()
       const spanName = Effect.map(Effect.currentSpan, (span) => span.name).pipe(Effect.orElseSucceed(() => "none"))
-      expect(yield* group.call("key", spanName).pipe(Effect.withSpan("request"))).toBe("request")
+      const [name, request] = yield* Effect.all([group.call("key", spanName), Effect.currentSpan]).pipe(
+        Effect.withSpan("request")
+      )
+      expect(name).toBe("request")
+      // and the caller's own span is left alone
+      expect(request.attributes.has("singleflight.role")).toBe(false)
       const { spans, tracer } = yield* recordingTracer
       yield* group.call("key", spanName).pipe(Effect.withTracer(tracer), Effect.withTracerEnabled(false))
       expect(spans).toHaveLength(0)

@@ -223,7 +223,7 @@ const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string =>
  * Waiters await the fiber itself rather than a `Deferred`: the fiber is there
  * anyway, and `Deferred.unsafeMake` costs about as much as a fork in effect
  * 3.22 (it copies the Effect prototype into every instance), see
- * docs/benchmarks.md.
+ * docs/semantics.md.
  */
 class Flight {
   state: "running" | "cancelling" | "settled" = "running"
@@ -313,6 +313,8 @@ class GroupImpl<K> {
    * execution it joined, so a trace shows who waited on whom.
    */
   annotateCall(caller: Fiber.RuntimeFiber<unknown, unknown>, role: Role, flight: Flight): void {
+    // untraced, there is no call span: the current span is the caller's own
+    if (!isTraced(caller)) return
     const span = currentSpan(caller)
     if (span === undefined) return
     span.attribute("singleflight.role", role)
