@@ -220,10 +220,11 @@ const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string =>
  * - `settled`: the work ended with `exit`; the flight stays in the registry
  *   only while its success is reused (`reuseSuccessFor`).
  *
- * Waiters await the fiber itself rather than a `Deferred`: the fiber is there
- * anyway, and `Deferred.unsafeMake` costs about as much as a fork in effect
- * 3.22 (it copies the Effect prototype into every instance), see
- * docs/semantics.md.
+ * Waiters register an observer with `Effect.async` rather than await a
+ * `Deferred` or the fiber: `Deferred.unsafeMake` costs about as much as a fork
+ * in effect 3.22 (it copies the Effect prototype into every instance), and
+ * `Fiber.await` sends a message to the work's fiber for every waiter, waking
+ * it each time; see docs/semantics.md.
  */
 class Flight {
   state: "running" | "cancelling" | "settled" = "running"
@@ -234,6 +235,7 @@ class Flight {
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
   span: Tracer.Span | undefined = undefined
   exit: Exit.Exit<unknown, unknown> | undefined = undefined
+  readonly observers = new Set<(exit: Exit.Exit<unknown, unknown>) => void>()
   constructor(
     readonly key: unknown,
     readonly whenAbandoned: SingleFlight.AbandonPolicy,
@@ -353,7 +355,7 @@ class GroupImpl<K> {
             case "cancelling": {
               // At most one execution per key at any instant: wait for the
               // cancelled run's finalizers, then try again from the start.
-              return restore(Fiber.await(flight.fiber!)).pipe(
+              return Effect.exit(restore(this.awaitExit(flight))).pipe(
                 Effect.zipRight(this.enter(key, work, whenAbandoned))
               )
             }
@@ -447,6 +449,8 @@ class GroupImpl<K> {
       const isCurrent = this.isCurrent(flight)
       const reuse = isCurrent && Exit.isSuccess(exit) && Duration.toMillis(this.options.reuseSuccessFor) > 0
       if (isCurrent && !reuse) MutableHashMap.remove(this.flights, flight.key)
+      for (const observer of flight.observers) observer(exit)
+      flight.observers.clear()
       return reuse ? Effect.zipRight(this.evictLater(flight), exit) : exit
     })
   }
@@ -487,10 +491,20 @@ class GroupImpl<K> {
   wait(flight: Flight, restore: Restore): Effect.Effect<unknown, unknown> {
     // the work may have ended already, synchronously, inside `runFork`
     if (flight.state === "settled") return flight.exit!
-    return Effect.flatMap(Effect.exit(restore(Fiber.await(flight.fiber!))), (exit) => {
-      if (Exit.isSuccess(exit)) return exit.value
-      // interrupted while waiting: leave, then end with the interruption
-      return Effect.zipRight(this.leave(flight), exit)
+    return Effect.flatMap(Effect.exit(restore(this.awaitExit(flight))), (exit) =>
+      // A failure while the flight still runs is this caller's interruption:
+      // leave, then end with it. Otherwise it is the work's own exit.
+      Exit.isFailure(exit) && flight.state === "running" ? Effect.zipRight(this.leave(flight), exit) : exit)
+  }
+
+  /** Resumes with the work's exit once the flight settles; interrupting it unregisters the observer. */
+  awaitExit(flight: Flight): Effect.Effect<unknown, unknown> {
+    return Effect.async<unknown, unknown>((resume) => {
+      if (flight.state === "settled") return resume(flight.exit!)
+      flight.observers.add(resume)
+      return Effect.sync(() => {
+        flight.observers.delete(resume)
+      })
     })
   }
 
