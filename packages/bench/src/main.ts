@@ -22,7 +22,7 @@ import { listTable } from "./markdown.js"
 import { runRedisBench } from "./redis.js"
 import type { RedisBenchRow } from "./redis.js"
 import type { Report, Section } from "./report.js"
-import { inProcessMarkdown, runBench, summaryLines } from "./run.js"
+import { inProcessMarkdown, memoryLines, runBench, summaryLines } from "./run.js"
 import { fullPlan, quickPlan, scenarioIds } from "./suite.js"
 import type { ScenarioId } from "./suite.js"
 import { renderChart } from "./svg.js"
@@ -96,7 +96,7 @@ const main = async (): Promise<number> => {
   } else {
     const print = (line: string) => process.stdout.write(`${line}\n`)
     print("")
-    for (const line of summaryLines(report)) print(line)
+    for (const line of [...summaryLines(report), ...memoryLines(report)]) print(line)
     print("")
     for (const target of report.targets) {
       print(`${target.met ? "met    " : "MISSED "} ${target.label}: ${target.measured} (${target.limit})`)

@@ -63,12 +63,14 @@ export const sectionTable = (section: Section): string => {
       ? `Cells: median ${unit}.`
       : `Cells: median ${unit} (ratio to ${escape(section.reference)}${
         section.target === undefined ? "" : `; target ≤ ${section.target}× for effect-singleflight`
-      }).${showExecutions ? " Executions: how many times the work ran per run." : ""}`,
+      }).${
+        showExecutions ? " Executions: how many times the work ran per run." : ""
+      } Samples: timed runs (or measures) per cell.`,
     "",
     `| implementation | ${sizes.map((size) => `${formatSize(size)} ${section.sizeLabel}`).join(" | ")} |${
       showExecutions ? " executions |" : ""
-    }`,
-    `|---|${sizes.map(() => "--:").join("|")}|${showExecutions ? "--:|" : ""}`
+    } samples |`,
+    `|---|${sizes.map(() => "--:").join("|")}|${showExecutions ? "--:|" : ""}--:|`
   ]
   for (const name of names) {
     const rows = sizes.map((size) => section.rows.find((row) => row.implementation === name && row.size === size))
@@ -79,7 +81,8 @@ export const sectionTable = (section: Section): string => {
       return `${formatNumber(row.median)} (${formatRatio(row.ratio)}×)${wrong}`
     })
     const executions = showExecutions ? ` ${rows.map((row) => row?.executions ?? "").join(" / ")} |` : ""
-    lines.push(`| ${implementationCell(first)} | ${cells.join(" | ")} |${executions}`)
+    const samples = ` ${rows.map((row) => row?.samples ?? "").join(" / ")} |`
+    lines.push(`| ${implementationCell(first)} | ${cells.join(" | ")} |${executions}${samples}`)
   }
   return lines.join("\n")
 }

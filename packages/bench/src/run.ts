@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import * as Os from "node:os"
+import type { SamplingPlan } from "./harness.js"
 import * as Impl from "./implementations.js"
 import { formatSize, machineTable, sectionTable, targetsTable } from "./markdown.js"
 import type { Report, Section } from "./report.js"
@@ -103,13 +104,15 @@ const notes = (plan: Plan): Array<string> => [
   "a value finished in the same millisecond, which would otherwise let it skip the work.",
   "Each row's results are checked: every caller must get the value of its own key, and the executions column " +
   "shows how many times the work ran per run (a coalescer must run it once per key).",
-  `Sampling (${plan.mode}): runs of up to 100 calls: ${describeSampling(plan, 10)}; up to 10 000: ${
-    describeSampling(plan, 1_000)
-  }; more: ${describeSampling(plan, 100_000)}. Memory: ${plan.memoryRepeats} measure(s) per cell, median.`
+  `Sampling (${plan.mode}): runs of up to 100 calls: ${describeSampling(plan.sampling(10))}; up to 10 000: ${
+    describeSampling(plan.sampling(1_000))
+  }; more: ${describeSampling(plan.sampling(100_000))}. Scale: ${
+    describeSampling(plan.scaleSampling(Math.min(...plan.inFlight)))
+  } with few keys in flight, ${describeSampling(plan.scaleSampling(Math.max(...plan.inFlight)))} with the most. ` +
+  `Memory: ${plan.memoryRepeats} measure(s) per cell, median.`
 ]
 
-const describeSampling = (plan: Plan, calls: number): string => {
-  const sampling = plan.sampling(calls)
+const describeSampling = (sampling: SamplingPlan): string => {
   return `${sampling.rounds} round(s) of at least ${sampling.iterations} iterations` +
     (sampling.time > 0 ? ` and ${sampling.time} ms` : "") +
     (sampling.warmupIterations > 0 ? `, after ${sampling.warmupIterations} warm-up iterations` : "")
@@ -146,6 +149,33 @@ export const summaryLines = (report: Report): Array<string> => {
   ]
 }
 
+/**
+ * The memory targets count everything a caller costs, its own fiber included; these lines separate what
+ * effect-singleflight adds from the floor of the same run (a root fiber awaiting a Deferred; a root fiber running
+ * its own work), so that a reader sees both.
+ */
+export const memoryLines = (report: Report): Array<string> => {
+  const lines: Array<string> = []
+  const describe = (id: string, floorName: string, what: string) => {
+    const section = report.sections.find((candidate) => candidate.id === id)
+    const size = Math.max(...(section?.rows.map((row) => row.size) ?? [0]))
+    const at = (name: string) => section?.rows.find((row) => row.size === size && row.implementation === name)
+    const subject = section?.rows.find((row) => row.size === size && row.role === "subject")
+    const floor = at(floorName)
+    if (subject === undefined || floor === undefined) return
+    lines.push(
+      `Memory per ${what} (${formatSize(size)}): ${Math.round(subject.median)} B in all, of which ${
+        Math.round(floor.median)
+      } B is the floor measured in the same run (${floorName}) and ${
+        Math.round(subject.median - floor.median)
+      } B what effect-singleflight adds.`
+    )
+  }
+  describe("memory-waiters", Impl.deferredLimit.name, "waiter")
+  describe("memory-keys", Impl.noCoalescingLimit.name, "key in flight")
+  return lines
+}
+
 // -----------------------------------------------------------------------------
 // markdown
 // -----------------------------------------------------------------------------
@@ -163,6 +193,7 @@ export const inProcessMarkdown = (report: Report, chartFile: string): string => 
     "### Summary",
     "",
     ...summaryLines(report).map((line) => `- ${line}`),
+    ...memoryLines(report).map((line) => `- ${line}`),
     `- ${report.targets.length - missed.length} of ${report.targets.length} targets met.`,
     "",
     "### Targets",

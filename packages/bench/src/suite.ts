@@ -26,6 +26,8 @@ export interface Plan {
   readonly memoryRepeats: number
   /** How to sample a scenario whose runs make `calls` calls. */
   readonly sampling: (calls: number) => SamplingPlan
+  /** How to sample the scale scenario with `inFlight` keys in flight. */
+  readonly scaleSampling: (inFlight: number) => SamplingPlan
 }
 
 export const fullPlan: Plan = {
@@ -34,14 +36,21 @@ export const fullPlan: Plan = {
   sequentialCalls: [10, 1_000, 100_000],
   inFlight: [10, 1_000, 100_000],
   scaleCalls: 1_000,
-  memoryCounts: [1_000, 10_000, 100_000],
-  memoryRepeats: 3,
+  memoryCounts: [1_000, 10_000],
+  memoryRepeats: 2,
+  // A run of 100 000 callers takes seconds (tens for the slowest peer): those get one round that lasts at least
+  // 3 s per task, so a slow task is sampled once and a fast one several times, and the whole run stays near 10 min.
   sampling: (calls) =>
     calls <= 100
-      ? { rounds: 3, iterations: 40, time: 100, warmupIterations: 20 }
+      ? { rounds: 3, iterations: 25, time: 50, warmupIterations: 10 }
       : calls <= 10_000
-      ? { rounds: 3, iterations: 12, time: 100, warmupIterations: 4 }
-      : { rounds: 3, iterations: 3, time: 0, warmupIterations: 1 }
+      ? { rounds: 3, iterations: 6, time: 50, warmupIterations: 3 }
+      : { rounds: 1, iterations: 1, time: 3_000, warmupIterations: 0 },
+  // Putting 100 000 keys in flight takes seconds per task and round: one round, more timed runs in it.
+  scaleSampling: (inFlight) =>
+    inFlight <= 10_000
+      ? { rounds: 3, iterations: 8, time: 50, warmupIterations: 3 }
+      : { rounds: 1, iterations: 12, time: 0, warmupIterations: 2 }
 }
 
 export const quickPlan: Plan = {
@@ -52,7 +61,8 @@ export const quickPlan: Plan = {
   scaleCalls: 20,
   memoryCounts: [200],
   memoryRepeats: 1,
-  sampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 })
+  sampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 }),
+  scaleSampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 })
 }
 
 /** Which scenarios to run (all by default); `--only hot,memory` while profiling. */
@@ -91,10 +101,11 @@ export const runSuite = async (
     title: string,
     size: number,
     tasks: ReadonlyArray<ScenarioTask>,
-    toUnit: (millisPerRun: number, task: ScenarioTask) => number
+    toUnit: (millisPerRun: number, task: ScenarioTask) => number,
+    sampling: SamplingPlan = plan.sampling(tasks[0]?.callsPerRun ?? 1)
   ): Promise<Array<Row>> => {
     const started = Date.now()
-    const samples = await sample(tasks.map((entry) => entry.task), plan.sampling(tasks[0]?.callsPerRun ?? 1))
+    const samples = await sample(tasks.map((entry) => entry.task), sampling)
     progress(`${title}, ${size.toLocaleString("en-US")}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
     return tasks.map((entry) => {
       const taskSamples = samples.get(entry.task.id) ?? []
@@ -192,7 +203,9 @@ export const runSuite = async (
     const rows: Array<Row> = []
     for (const inFlight of plan.inFlight) {
       const tasks = allScale.map((implementation) => scale(implementation, inFlight, plan.scaleCalls))
-      rows.push(...withUnit(await measure("Scale", inFlight, tasks, perCall), "µs/call"))
+      rows.push(
+        ...withUnit(await measure("Scale", inFlight, tasks, perCall, plan.scaleSampling(inFlight)), "µs/call")
+      )
     }
     sections.push(withScaleRatios({
       id: "scale",
