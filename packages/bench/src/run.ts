@@ -76,7 +76,7 @@ const machine = (loadBefore: ReadonlyArray<number>, seconds: number): Array<read
   const cpus = Os.cpus()
   const load = (values: ReadonlyArray<number>) => values.map((value) => value.toFixed(2)).join(", ")
   return [
-    ["date", new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC"],
+    ["finished", new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC"],
     ["CPU", `${cpus[0]?.model ?? "unknown"} × ${cpus.length}`],
     ["memory", `${(Os.totalmem() / 2 ** 30).toFixed(1)} GiB`],
     ["OS", `${Os.type()} ${Os.release()} ${Os.arch()}`],

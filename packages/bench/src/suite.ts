@@ -44,7 +44,7 @@ export const fullPlan: Plan = {
     calls <= 100
       ? { rounds: 3, iterations: 25, time: 50, warmupIterations: 10 }
       : calls <= 10_000
-      ? { rounds: 3, iterations: 6, time: 50, warmupIterations: 3 }
+      ? { rounds: 3, iterations: 10, time: 50, warmupIterations: 3 }
       : { rounds: 1, iterations: 1, time: 3_000, warmupIterations: 0 },
   // Putting 100 000 keys in flight takes seconds per task and round: one round, more timed runs in it.
   scaleSampling: (inFlight) =>
