@@ -44,9 +44,10 @@ describe("the benchmark harness", () => {
         for (const row of rows) {
           expect(row.correct, `${section.id} ${size} ${row.implementation}`).toBe(true)
           expect(row.samples, `${section.id} ${size} ${row.implementation}`).toBeGreaterThan(0)
-          expect(Number.isFinite(row.median) && row.median > 0, `${section.id} ${size} ${row.implementation}`).toBe(
-            true
-          )
+          // a heap delta over a few tiny runs can come out at or below zero (a collection in between): only times
+          // must be positive
+          const plausible = section.id.startsWith("memory") ? Number.isFinite(row.median) : row.median > 0
+          expect(plausible, `${section.id} ${size} ${row.implementation}: ${row.median}`).toBe(true)
         }
         // every implementation handed its callers the same values
         expect(new Set(rows.map((row) => row.results)).size, `${section.id} ${size}`).toBe(1)
