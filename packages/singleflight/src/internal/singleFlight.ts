@@ -284,7 +284,7 @@ class GroupImpl<K> {
     effect: Effect.Effect<A, E, R>,
     options?: SingleFlight.CallOptions
   ): Effect.Effect<A, E, Exclude<R, Scope.Scope>> {
-    return Effect.suspend(() => {
+    return Effect.withFiberRuntime<unknown, unknown, R>((caller) => {
       // A bad per-call option is a programming mistake: thrown here, it becomes a defect.
       const whenAbandoned = options?.whenAbandoned === undefined
         ? this.options.whenAbandoned
@@ -292,15 +292,12 @@ class GroupImpl<K> {
       this.calls++
       metrics.calls.unsafeUpdate(1, this.labels)
       const enter = this.enter(key, effect, whenAbandoned)
-      return Effect.withFiberRuntime<unknown, unknown, R>((caller) =>
-        isTraced(caller)
-          ? Effect.withSpan(enter, "SingleFlight.call", {
-            attributes: this.spanAttributes(key),
-            kind: "internal",
-            captureStackTrace: false
-          })
-          : enter
-      )
+      if (!isTraced(caller)) return enter
+      return Effect.withSpan(enter, "SingleFlight.call", {
+        attributes: this.spanAttributes(key),
+        kind: "internal",
+        captureStackTrace: false
+      })
     }) as Effect.Effect<A, E, Exclude<R, Scope.Scope>>
   }
 
