@@ -291,8 +291,9 @@ class GroupImpl<K> {
         : validatePolicy("whenAbandoned", options.whenAbandoned)
       this.calls++
       metrics.calls.unsafeUpdate(1, this.labels)
-      const enter = this.enter(key, effect, whenAbandoned)
-      if (!isTraced(caller)) return enter
+      const traced = isTraced(caller)
+      const enter = this.enter(key, effect, whenAbandoned, traced)
+      if (!traced) return enter
       return Effect.withSpan(enter, "SingleFlight.call", {
         attributes: this.spanAttributes(key),
         kind: "internal",
@@ -312,8 +313,6 @@ class GroupImpl<K> {
    * execution it joined, so a trace shows who waited on whom.
    */
   annotateCall(caller: Fiber.RuntimeFiber<unknown, unknown>, role: Role, flight: Flight): void {
-    // untraced, there is no call span: the current span is the caller's own
-    if (!isTraced(caller)) return
     const span = currentSpan(caller)
     if (span === undefined) return
     span.attribute("singleflight.role", role)
@@ -327,11 +326,15 @@ class GroupImpl<K> {
    * one synchronous step under an uninterruptible mask: a caller can neither
    * be interrupted between becoming a waiter and installing the code that
    * un-registers it, nor leave a registered flight without a fiber.
+   *
+   * `traced`: whether `call` opened a call span; untraced, the current span
+   * is the caller's own and must be left alone.
    */
   enter<R>(
     key: K,
     work: Effect.Effect<unknown, unknown, R>,
-    whenAbandoned: SingleFlight.AbandonPolicy
+    whenAbandoned: SingleFlight.AbandonPolicy,
+    traced: boolean
   ): Effect.Effect<unknown, unknown, R> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.withFiberRuntime<unknown, unknown, R>((caller, status) => {
@@ -346,14 +349,14 @@ class GroupImpl<K> {
             case "settled": {
               this.reused++
               metrics.reused.unsafeUpdate(1, this.labels)
-              this.annotateCall(caller, "reused", flight)
+              if (traced) this.annotateCall(caller, "reused", flight)
               return flight.exit!
             }
             case "cancelling": {
               // At most one execution per key at any instant: wait for the
               // cancelled run's finalizers, then try again from the start.
               return Effect.exit(restore(this.awaitExit(flight))).pipe(
-                Effect.zipRight(this.enter(key, work, whenAbandoned))
+                Effect.zipRight(this.enter(key, work, whenAbandoned, traced))
               )
             }
             case "running": {
@@ -361,7 +364,7 @@ class GroupImpl<K> {
               flight.callers++
               this.joined++
               metrics.joined.unsafeUpdate(1, this.labels)
-              this.annotateCall(caller, "joiner", flight)
+              if (traced) this.annotateCall(caller, "joiner", flight)
               return this.wait(flight, restore)
             }
           }
@@ -373,7 +376,7 @@ class GroupImpl<K> {
         this.executions++
         metrics.executions.unsafeUpdate(1, this.labels)
         metrics.running.unsafeUpdate(this.running.size, this.labels)
-        this.annotateCall(caller, "leader", flight)
+        if (traced) this.annotateCall(caller, "leader", flight)
         // The fiber starts at once, in this very step (`runFork` runs it until
         // its first asynchronous boundary). It inherits the caller's context,
         // FiberRefs and its (uninterruptible) flags, so `settle` is installed
@@ -384,7 +387,7 @@ class GroupImpl<K> {
           runtimeFlags: status.runtimeFlags
         })
         const innerFrame: Frame = { group: this as GroupImpl<unknown>, key, parent: frame }
-        const execute = isTraced(caller) ? this.executeTraced(flight, work) : this.execute(flight, work)
+        const execute = traced ? this.executeTraced(flight, work) : this.execute(flight, work)
         flight.fiber = Runtime.runFork(runtime)(execute, {
           updateRefs: (refs, fiberId) =>
             FiberRefs.updateAs(refs, { fiberId, fiberRef: currentFrame, value: innerFrame })
