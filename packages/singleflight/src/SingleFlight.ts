@@ -61,6 +61,8 @@ export type AbandonPolicy = "interrupt" | "interruptInBackground" | "runToComple
  * - `name`: the group's name in spans (`singleflight.group`) and metrics
  *   (label `singleflight_group`, see `SingleFlightMetrics`); default
  *   `"default"`.
+ * - `metrics`: whether the group updates the metrics of `SingleFlightMetrics`;
+ *   default `true`.
  * - `keyAttribute`: whether spans carry the key (`singleflight.key`). Keys
  *   can hold personal data, so this is off by default; `true` renders strings
  *   as they are and other keys as compact JSON, a function renders
@@ -84,6 +86,7 @@ export type AbandonPolicy = "interrupt" | "interruptInBackground" | "runToComple
  */
 export interface Options<K = unknown> {
   readonly name?: string | undefined
+  readonly metrics?: boolean | undefined
   readonly keyAttribute?: boolean | ((key: K) => string) | undefined
   readonly whenAbandoned?: AbandonPolicy | undefined
   readonly reuseSuccessFor?: Duration.DurationInput | undefined

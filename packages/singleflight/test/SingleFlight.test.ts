@@ -545,7 +545,8 @@ describe("SingleFlight", () => {
       ["an infinite duration", { reuseSuccessFor: Duration.infinity }],
       ["a negative string", { reuseSuccessFor: "-5 seconds" }],
       ["garbage", { reuseSuccessFor: "soon" as Duration.DurationInput }],
-      ["an unknown policy", { whenAbandoned: "explode" as SingleFlight.AbandonPolicy }]
+      ["an unknown policy", { whenAbandoned: "explode" as SingleFlight.AbandonPolicy }],
+      ["a metrics flag that is not a boolean", { metrics: "yes" as unknown as boolean }]
     ]
     for (const [name, options] of invalid) {
       it.effect(`make rejects ${name} with an InvalidOptionsError defect`, () =>

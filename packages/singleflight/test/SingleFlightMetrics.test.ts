@@ -55,6 +55,19 @@ describe("SingleFlightMetrics", () => {
       expect((yield* valueOf(SingleFlightMetrics.calls, "metrics-app")).count).toBe(1)
     }))
 
+  it.scoped("a group made with metrics: false leaves every metric untouched", () =>
+    Effect.gen(function*() {
+      const group = yield* SingleFlight.make<string, number>({ name: "metrics-off", metrics: false })
+      const fibers = yield* Effect.forEach([1, 2], () =>
+        Effect.fork(group.call("key", Effect.as(Effect.sleep("1 second"), 1))))
+      yield* TestClock.adjust("1 second")
+      yield* Effect.forEach(fibers, Fiber.join)
+      expect((yield* group.stats).joined).toBe(1) // the group's own counters still count
+      expect((yield* valueOf(SingleFlightMetrics.calls, "metrics-off")).count).toBe(0)
+      expect((yield* valueOf(SingleFlightMetrics.executions, "metrics-off")).count).toBe(0)
+      expect((yield* valueOf(SingleFlightMetrics.callersPerExecution, "metrics-off")).count).toBe(0)
+    }))
+
   it.effect("an empty name is an InvalidOptionsError defect", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(Effect.scoped(SingleFlight.make({ name: "" })))

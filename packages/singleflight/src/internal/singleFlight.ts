@@ -17,6 +17,7 @@ import { dual } from "effect/Function"
 import { globalValue } from "effect/GlobalValue"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
+import type * as Metric from "effect/Metric"
 import type * as MetricLabel from "effect/MetricLabel"
 import * as MutableHashMap from "effect/MutableHashMap"
 import * as Option from "effect/Option"
@@ -133,6 +134,7 @@ const validateWindow = (option: string, input: Duration.DurationInput): Duration
 
 interface ResolvedOptions<K> {
   readonly name: string
+  readonly metrics: boolean
   readonly renderKey: ((key: K) => string) | undefined
   readonly whenAbandoned: SingleFlight.AbandonPolicy
   readonly reuseSuccessFor: Duration.Duration
@@ -144,6 +146,11 @@ const renderAnyKey = (key: unknown): string =>
 const validateName = (name: unknown): string => {
   if (typeof name === "string" && name.length > 0) return name
   throw new InvalidOptionsError({ option: "name", reason: `expected a non-empty string, got ${String(name)}` })
+}
+
+const validateFlag = (option: string, value: unknown): boolean => {
+  if (typeof value === "boolean") return value
+  throw new InvalidOptionsError({ option, reason: `expected a boolean, got ${String(value)}` })
 }
 
 const validateKeyAttribute = <K>(
@@ -161,6 +168,7 @@ const validateKeyAttribute = <K>(
 /** @internal */
 export const resolveOptions = <K>(options: SingleFlight.Options<K> | undefined): ResolvedOptions<K> => ({
   name: options?.name === undefined ? "default" : validateName(options.name),
+  metrics: options?.metrics === undefined ? true : validateFlag("metrics", options.metrics),
   renderKey: validateKeyAttribute(options?.keyAttribute),
   whenAbandoned: options?.whenAbandoned === undefined
     ? "interrupt"
@@ -290,7 +298,7 @@ class GroupImpl<K> {
         ? this.options.whenAbandoned
         : validatePolicy("whenAbandoned", options.whenAbandoned)
       this.calls++
-      metrics.calls.unsafeUpdate(1, this.labels)
+      this.update(metrics.calls, 1)
       const traced = isTraced(caller)
       const enter = this.enter(key, effect, whenAbandoned, traced)
       if (!traced) return enter
@@ -348,7 +356,7 @@ class GroupImpl<K> {
           switch (flight.state) {
             case "settled": {
               this.reused++
-              metrics.reused.unsafeUpdate(1, this.labels)
+              this.update(metrics.reused, 1)
               if (traced) this.annotateCall(caller, "reused", flight)
               return flight.exit!
             }
@@ -363,19 +371,19 @@ class GroupImpl<K> {
               flight.waiters++
               flight.callers++
               this.joined++
-              metrics.joined.unsafeUpdate(1, this.labels)
+              this.update(metrics.joined, 1)
               if (traced) this.annotateCall(caller, "joiner", flight)
               return this.wait(flight, restore)
             }
           }
         }
 
-        const flight = new Flight(key, whenAbandoned, nowMillis(caller))
+        const flight = new Flight(key, whenAbandoned, this.options.metrics ? nowMillis(caller) : 0)
         MutableHashMap.set(this.flights, key, flight)
         this.running.add(flight)
         this.executions++
-        metrics.executions.unsafeUpdate(1, this.labels)
-        metrics.running.unsafeUpdate(this.running.size, this.labels)
+        this.update(metrics.executions, 1)
+        this.update(metrics.running, this.running.size)
         if (traced) this.annotateCall(caller, "leader", flight)
         // The fiber starts at once, in this very step (`runFork` runs it until
         // its first asynchronous boundary). It inherits the caller's context,
@@ -455,10 +463,17 @@ class GroupImpl<K> {
     })
   }
 
+  /** Updates one of the group's metrics, unless they are off. */
+  update<Type, In, Out>(metric: Metric.Metric<Type, In, Out>, input: In): void {
+    if (this.options.metrics) metric.unsafeUpdate(input, this.labels)
+  }
+
   record(fiber: Fiber.RuntimeFiber<unknown, unknown>, flight: Flight, exit: Exit.Exit<unknown, unknown>): void {
-    metrics.running.unsafeUpdate(this.running.size, this.labels)
-    metrics.callersPerExecution.unsafeUpdate(flight.callers, this.labels)
-    metrics.executionDuration.unsafeUpdate(nowMillis(fiber) - flight.startedAt, this.labels)
+    if (this.options.metrics) {
+      this.update(metrics.running, this.running.size)
+      this.update(metrics.callersPerExecution, flight.callers)
+      this.update(metrics.executionDuration, nowMillis(fiber) - flight.startedAt)
+    }
     if (flight.span !== undefined) {
       flight.span.attribute("singleflight.waiters", flight.waiters)
       flight.span.attribute("singleflight.callers", flight.callers)
@@ -519,7 +534,7 @@ class GroupImpl<K> {
       flight.waiters--
       if (flight.waiters > 0 || flight.whenAbandoned === "runToCompletion") return Effect.void
       this.abandoned++
-      metrics.abandoned.unsafeUpdate(1, this.labels)
+      this.update(metrics.abandoned, 1)
       const fiber = flight.fiber!
       if (flight.whenAbandoned === "interruptInBackground") {
         if (this.isCurrent(flight)) MutableHashMap.remove(this.flights, flight.key)
