@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as RcMap from "effect/RcMap"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import { coalesceAsync } from "promise-coalesce"
 
 /** The work of one key. Benchmark work never fails. */
@@ -62,6 +63,40 @@ export const singleFlight: Implementation = {
     "at any instant.",
   make: ({ lookup }) =>
     Effect.map(SingleFlight.make<string, number>(), (group) => (key: string) => group.call(key, lookup(key)))
+}
+
+/** A tracer other than Effect's built-in one, as an OpenTelemetry set-up installs: the group then makes spans. */
+const installedTracer = Effect.map(
+  Effect.tracer,
+  (native) => Tracer.make({ span: native.span, context: native.context })
+)
+
+/** The subject with its metrics off and no tracer installed: the baseline of the observability section. */
+export const singleFlightUnobserved: Implementation = {
+  id: "singleflight-unobserved",
+  name: "effect-singleflight, metrics off",
+  role: "limit",
+  semantics: "The subject made with `metrics: false`, no tracer installed: no span, no metric update.",
+  make: ({ lookup }) =>
+    Effect.map(
+      SingleFlight.make<string, number>({ metrics: false }),
+      (group) => (key: string) => group.call(key, lookup(key))
+    )
+}
+
+/** The subject with a tracer installed around every call, so that it makes its call and execution spans. */
+export const singleFlightTraced: Implementation = {
+  id: "singleflight-traced",
+  name: "effect-singleflight, tracer installed",
+  role: "limit",
+  semantics: "The subject with a tracer other than Effect's built-in one installed (`Effect.withTracer` around each " +
+    "call, whose own cost is included): every call makes a span, every execution another.",
+  make: ({ lookup }) =>
+    Effect.zipWith(
+      SingleFlight.make<string, number>(),
+      installedTracer,
+      (group, tracer) => (key: string) => group.call(key, lookup(key)).pipe(Effect.withTracer(tracer))
+    )
 }
 
 // -----------------------------------------------------------------------------

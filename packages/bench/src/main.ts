@@ -5,7 +5,7 @@
  *   --quick          tiny sizes, few iterations: a smoke run (writes no docs unless --write)
  *   --json           print the report as JSON on stdout (progress goes to stderr)
  *   --write          write the docs even in a quick run; --no-write: never
- *   --only=a,b       run only these scenarios: hot, distinct, mixed, sequential, scale, memory
+ *   --only=a,b       run only these scenarios: hot, distinct, mixed, sequential, observability, scale, memory
  *   --no-redis       skip the Redis scenarios
  *
  * Extra sections plug in as a `Section` of ./report.ts (a title, a layout, and

@@ -66,8 +66,16 @@ export const quickPlan: Plan = {
 }
 
 /** Which scenarios to run (all by default); `--only hot,memory` while profiling. */
-export type ScenarioId = "hot" | "distinct" | "mixed" | "sequential" | "scale" | "memory"
-export const scenarioIds: ReadonlyArray<ScenarioId> = ["hot", "distinct", "mixed", "sequential", "scale", "memory"]
+export type ScenarioId = "hot" | "distinct" | "mixed" | "sequential" | "observability" | "scale" | "memory"
+export const scenarioIds: ReadonlyArray<ScenarioId> = [
+  "hot",
+  "distinct",
+  "mixed",
+  "sequential",
+  "observability",
+  "scale",
+  "memory"
+]
 
 export interface SuiteResult {
   readonly sections: ReadonlyArray<Section>
@@ -85,6 +93,11 @@ const allSequential: ReadonlyArray<Implementation> = [
   Impl.noCoalescingLimit,
   Impl.forkJoinLimit,
   ...Impl.peers
+]
+const observability: ReadonlyArray<Implementation> = [
+  Impl.singleFlight,
+  Impl.singleFlightUnobserved,
+  Impl.singleFlightTraced
 ]
 const allScale: ReadonlyArray<Implementation> = [Impl.singleFlight, Impl.forkJoinLimit, ...Impl.peers]
 const memoryWaiters: ReadonlyArray<Implementation> = [Impl.singleFlight, Impl.deferredLimit, ...Impl.peers]
@@ -195,6 +208,26 @@ export const runSuite = async (
       sizeLabel: "calls per run",
       reference: Impl.forkJoinLimit.name,
       target: 1.5,
+      rows
+    }))
+  }
+
+  if (only.includes("observability")) {
+    const rows: Array<Row> = []
+    for (const calls of plan.sequentialCalls) {
+      const tasks = observability.map((implementation) => sequential(implementation, calls))
+      rows.push(...withUnit(await measure("Observability", calls, tasks, perCall), "µs/call"))
+    }
+    sections.push(withRatios({
+      id: "observability",
+      title: "Cost of observability",
+      description:
+        "The sequential uncontended calls above, where the fixed cost of a call shows most: the subject as " +
+        "shipped (metrics on, no tracer installed) against the same group with its metrics off, and with a tracer " +
+        "installed. Median cost of one call.",
+      sizeLabel: "calls per run",
+      reference: Impl.singleFlightUnobserved.name,
+      target: 1.05,
       rows
     }))
   }

@@ -29,6 +29,7 @@ describe("the benchmark harness", () => {
       "distinct",
       "mixed",
       "sequential",
+      "observability",
       "scale",
       "memory-waiters",
       "memory-keys"
