@@ -350,13 +350,17 @@ describe("SingleFlight", () => {
         yield* eventually(() => events.length === 2)
         expect(events).toStrictEqual(["old started", "old finalizing"])
         const newcomer = yield* Effect.fork(group.call("key", work("new")))
+        const impatient = yield* Effect.fork(group.call("key", work("impatient")))
         yield* TestClock.adjust("500 millis")
         expect(events).toStrictEqual(["old started", "old finalizing"])
+        // a newcomer interrupted while it waits for the finalizers just leaves: it starts nothing
+        yield* Fiber.interrupt(impatient)
         yield* TestClock.adjust("500 millis")
         yield* Fiber.join(interrupting)
         expect(events).toStrictEqual(["old started", "old finalizing", "old finalized", "new started"])
         yield* TestClock.adjust("1 second")
         expect(yield* Fiber.join(newcomer)).toBe("new")
+        expect((yield* group.stats).executions).toBe(2)
       }))
 
     it.scoped("6. with interruptInBackground the last waiter does not wait and a newcomer starts at once", () =>

@@ -363,8 +363,10 @@ class GroupImpl<K> {
             case "cancelling": {
               // At most one execution per key at any instant: wait for the
               // cancelled run's finalizers, then try again from the start.
-              return Effect.exit(restore(this.awaitExit(flight))).pipe(
-                Effect.zipRight(this.enter(key, work, whenAbandoned, traced))
+              // A newcomer interrupted meanwhile just leaves.
+              return Effect.zipRight(
+                restore(this.awaitSettled(flight)),
+                this.enter(key, work, whenAbandoned, traced)
               )
             }
             case "running": {
@@ -510,6 +512,18 @@ class GroupImpl<K> {
       // A failure while the flight still runs is this caller's interruption:
       // leave, then end with it. Otherwise it is the work's own exit.
       Exit.isFailure(exit) && flight.state === "running" ? Effect.zipRight(this.leave(flight), exit) : exit)
+  }
+
+  /** Resumes once the flight settles, whatever its exit; fails only if the caller is interrupted. */
+  awaitSettled(flight: Flight): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (flight.state === "settled") return resume(Effect.void)
+      const observer = () => resume(Effect.void)
+      flight.observers.add(observer)
+      return Effect.sync(() => {
+        flight.observers.delete(observer)
+      })
+    })
   }
 
   /** Resumes with the work's exit once the flight settles; interrupting it unregisters the observer. */
