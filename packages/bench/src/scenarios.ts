@@ -220,6 +220,12 @@ export const concurrent = (implementation: Implementation, callers: number, keyC
 // 4: sequential uncontended calls
 // -----------------------------------------------------------------------------
 
+/** One run of sequential calls: the keys of the run (read when it starts), one after the other, values summed. */
+const sumOfSequentialCalls = (instance: Instance, keysOfRun: () => ReadonlyArray<string>) =>
+  Effect.suspend(() =>
+    Effect.reduce(keysOfRun(), 0, (sum, key) => Effect.map(instance.call(key), (value) => sum + value))
+  )
+
 /** `calls` calls one after the other, each on a fresh key whose value is ready at once. */
 export const sequential = (implementation: Implementation, calls: number): ScenarioTask => {
   const check = new Check()
@@ -238,9 +244,7 @@ export const sequential = (implementation: Implementation, calls: number): Scena
     deferredOf: noDeferred
   }
 
-  const program = Effect.suspend(() =>
-    Effect.reduce(keys, 0, (sum, key) => Effect.map(instance.call(key), (value) => sum + value))
-  )
+  const program = sumOfSequentialCalls(instance, () => keys)
 
   const task: Task = {
     id: implementation.id,
@@ -295,9 +299,7 @@ export const scale = (implementation: Implementation, inFlight: number, calls: n
     deferredOf: noDeferred
   }
 
-  const program = Effect.suspend(() =>
-    Effect.reduce(keys, 0, (sum, key) => Effect.map(instance.call(key), (value) => sum + value))
-  )
+  const program = sumOfSequentialCalls(instance, () => keys)
 
   const task: Task = {
     id: implementation.id,

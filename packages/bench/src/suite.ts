@@ -194,43 +194,50 @@ export const runSuite = async (
     undefined
   )
 
-  if (only.includes("sequential")) {
+  const sequentialSection = async (
+    id: ScenarioId,
+    title: string,
+    description: string,
+    implementations: ReadonlyArray<Implementation>,
+    reference: Implementation,
+    target: number
+  ) => {
+    if (!only.includes(id)) return
     const rows: Array<Row> = []
     for (const calls of plan.sequentialCalls) {
-      const tasks = allSequential.map((implementation) => sequential(implementation, calls))
-      rows.push(...withUnit(await measure("Sequential", calls, tasks, perCall), "µs/call"))
+      const tasks = implementations.map((implementation) => sequential(implementation, calls))
+      rows.push(...withUnit(await measure(title, calls, tasks, perCall), "µs/call"))
     }
     sections.push(withRatios({
-      id: "sequential",
-      title: "Sequential uncontended calls",
-      description: "N calls one after the other in one `Effect.runPromise`, each on a fresh key whose value is " +
-        "ready at once. Median cost of one call.",
+      id,
+      title,
+      description,
       sizeLabel: "calls per run",
-      reference: Impl.forkJoinLimit.name,
-      target: 1.5,
+      reference: reference.name,
+      target,
       rows
     }))
   }
 
-  if (only.includes("observability")) {
-    const rows: Array<Row> = []
-    for (const calls of plan.sequentialCalls) {
-      const tasks = observability.map((implementation) => sequential(implementation, calls))
-      rows.push(...withUnit(await measure("Observability", calls, tasks, perCall), "µs/call"))
-    }
-    sections.push(withRatios({
-      id: "observability",
-      title: "Cost of observability",
-      description:
-        "The sequential uncontended calls above, where the fixed cost of a call shows most: the subject as " +
-        "shipped (metrics on, no tracer installed) against the same group with its metrics off, and with a tracer " +
-        "installed. Median cost of one call.",
-      sizeLabel: "calls per run",
-      reference: Impl.singleFlightUnobserved.name,
-      target: 1.05,
-      rows
-    }))
-  }
+  await sequentialSection(
+    "sequential",
+    "Sequential uncontended calls",
+    "N calls one after the other in one `Effect.runPromise`, each on a fresh key whose value is ready at once. " +
+      "Median cost of one call.",
+    allSequential,
+    Impl.forkJoinLimit,
+    1.5
+  )
+  await sequentialSection(
+    "observability",
+    "Cost of observability",
+    "The sequential uncontended calls above, where the fixed cost of a call shows most: the subject as shipped " +
+      "(metrics on, no tracer installed) against the same group with its metrics off, and with a tracer installed. " +
+      "Median cost of one call.",
+    observability,
+    Impl.singleFlightUnobserved,
+    1.05
+  )
 
   if (only.includes("scale")) {
     const rows: Array<Row> = []
