@@ -19,8 +19,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Os from "node:os"
-import { writePart } from "./docs.js"
-import { listTable } from "./markdown.js"
+import { listTable, writePart } from "./format.js"
 import type { Row, Section } from "./report.js"
 
 interface Mode {

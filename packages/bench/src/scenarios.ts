@@ -1,6 +1,6 @@
 /**
- * The scenarios, each a function of an implementation and a size that returns
- * a harness `Task` and the record of what the task's callers got.
+ * The scenarios: each turns an implementation and a size into a timed task
+ * (or a memory measure) and checks what its callers got.
  *
  * Every run uses fresh keys and a fresh instance (made outside the timed
  * region), so that nothing can answer from a previous run: `Cache` with a
@@ -17,39 +17,21 @@ import type { Call, Environment, Implementation } from "./implementations.js"
 
 /** What the callers of a task got, over all its runs. */
 export class Check {
-  runs = 0
-  minExecutions = Number.POSITIVE_INFINITY
-  maxExecutions = 0
-  correct = true
+  readonly executions = new Set<number>()
+  readonly sums = new Set<number>()
   readonly problems: Array<string> = []
-  private readonly sums = new Set<number>()
 
-  record(executions: number, problem: string | undefined, sum?: number): void {
-    this.runs++
-    if (sum !== undefined) this.sums.add(sum)
-    this.minExecutions = Math.min(this.minExecutions, executions)
-    this.maxExecutions = Math.max(this.maxExecutions, executions)
-    if (problem !== undefined) {
-      this.correct = false
-      if (this.problems.length < 3) this.problems.push(problem)
+  record(executions: number, sum: number, expected: number, results = 1, expectedResults = 1): void {
+    this.executions.add(executions)
+    this.sums.add(sum)
+    if ((sum !== expected || results !== expectedResults) && this.problems.length < 3) {
+      this.problems.push(`${results} results summing to ${sum}, expected ${expectedResults} summing to ${expected}`)
     }
-  }
-
-  /** The sums of the values the callers got, one per distinct run outcome: the same for every implementation. */
-  get results(): string {
-    return [...this.sums].sort((a, b) => a - b).join(", ")
-  }
-
-  get executions(): string {
-    if (this.runs === 0) return "–"
-    return this.minExecutions === this.maxExecutions
-      ? String(this.minExecutions)
-      : `${this.minExecutions}–${this.maxExecutions}`
   }
 }
 
-export interface ScenarioTask {
-  readonly implementation: Implementation
+/** A timed task and the record of its results. */
+export interface Measured {
   readonly task: Task
   readonly check: Check
   /** Calls per run, to turn a run's time into a per-call cost. */
@@ -58,74 +40,78 @@ export interface ScenarioTask {
 
 /** Callbacks that run when the gate opens, or at once if it is open. */
 class Gate {
-  private isOpen = false
-  private waiting: Array<() => void> = []
-
+  private waiting: Array<() => void> | undefined = []
   onOpen(callback: () => void): void {
-    if (this.isOpen) callback()
+    if (this.waiting === undefined) callback()
     else this.waiting.push(callback)
   }
-
   open(): void {
-    this.isOpen = true
-    const waiting = this.waiting
-    this.waiting = []
+    const waiting = this.waiting ?? []
+    this.waiting = undefined
     for (const callback of waiting) callback()
   }
 }
 
 let serial = 0
-
-/** Keys never used before in this process. */
-const freshKeys = (prefix: string, count: number): Array<string> => {
+/** `count` keys never used before in this process, valued 1, 2, 3… */
+const freshKeys = (count: number): Map<string, number> => {
   const run = serial++
-  return Array.from({ length: count }, (_, index) => `${prefix}${run}:${index}`)
+  return new Map(Array.from({ length: count }, (_, index) => [`${run}:${index}`, index + 1]))
 }
 
-const valuesOf = (keys: ReadonlyArray<string>): Map<string, number> =>
-  new Map(keys.map((key, index) => [key, index + 1]))
-
-const sumOf = (values: ReadonlyArray<number>): number => values.reduce((sum, value) => sum + value, 0)
-
-const noDeferred = (key: string): Deferred.Deferred<number> => {
-  throw new Error(`no Deferred for ${key} in this scenario`)
+const sum = (values: Iterable<number>): number => {
+  let total = 0
+  for (const value of values) total += value
+  return total
 }
 
 /**
  * Starts one root fiber per caller, in a plain loop: `Effect.runFork` runs
  * each until its first asynchronous boundary before the next one starts, like
- * requests arriving at a server. (A launcher such as `Effect.forEach` with
- * unbounded concurrency would add its own ~4 KB and tens of microseconds per
- * caller to every implementation alike, and hide what the coalescers cost.)
+ * requests arriving at a server. (`Effect.forEach` with unbounded concurrency
+ * would add its own ~4 KB and tens of microseconds per caller to every
+ * implementation alike, and hide what the coalescers cost.)
  */
-const launch = (
-  count: number,
-  callerOf: (index: number) => Effect.Effect<number, unknown>
-): Promise<Array<Exit.Exit<number, unknown>>> =>
+const launch = (count: number, caller: (index: number) => Effect.Effect<number, unknown>): Promise<Array<number>> =>
   new Promise((resolve) => {
-    const exits = new Array<Exit.Exit<number, unknown>>(count)
+    const values: Array<number> = []
     let remaining = count
-    if (count === 0) resolve(exits)
+    if (count === 0) resolve(values)
     for (let index = 0; index < count; index++) {
-      Effect.runFork(callerOf(index)).addObserver((exit) => {
-        exits[index] = exit
-        if (--remaining === 0) resolve(exits)
+      Effect.runFork(caller(index)).addObserver((exit) => {
+        if (Exit.isSuccess(exit)) values.push(exit.value)
+        if (--remaining === 0) resolve(values)
       })
     }
   })
 
-const valuesOfExits = (exits: ReadonlyArray<Exit.Exit<number, unknown>>): Array<number> =>
-  exits.flatMap((exit) => Exit.isSuccess(exit) ? [exit.value] : [])
-
-/** An instance made in a scope of its own, for as long as the caller needs it. */
+/** An instance of an implementation in a scope of its own, with the work the scenario gives it. */
 class Instance {
   private scope: Scope.CloseableScope | undefined
   call: Call = () => Effect.die("no instance")
+  executions = 0
+  readonly deferreds = new Map<string, Deferred.Deferred<number>>()
 
-  async open(implementation: Implementation, environment: Environment): Promise<void> {
-    const scope = Effect.runSync(Scope.make())
-    this.scope = scope
-    this.call = await Effect.runPromise(Scope.extend(implementation.make(environment), scope))
+  constructor(readonly implementation: Implementation, readonly work: (key: string) => Effect.Effect<number>) {}
+
+  async open(): Promise<void> {
+    this.executions = 0
+    this.deferreds.clear()
+    this.scope = Effect.runSync(Scope.make())
+    const environment: Environment = {
+      lookup: (key) => Effect.suspend(() => (this.executions++, this.work(key))),
+      deferredOf: (key) => {
+        let deferred = this.deferreds.get(key)
+        if (deferred === undefined) this.deferreds.set(key, deferred = Deferred.unsafeMake<number>(FiberId.none))
+        return deferred
+      }
+    }
+    this.call = await Effect.runPromise(Scope.extend(this.implementation.make(environment), this.scope))
+  }
+
+  /** Ends every Deferred of the Deferred limit with the key's value. */
+  completeDeferreds(values: ReadonlyMap<string, number>): void {
+    for (const [key, deferred] of this.deferreds) Deferred.unsafeDone(deferred, Exit.succeed(values.get(key) ?? 1))
   }
 
   async close(): Promise<void> {
@@ -134,292 +120,168 @@ class Instance {
   }
 }
 
-// -----------------------------------------------------------------------------
-// 1–3: concurrent callers (hot key, distinct keys, mixed)
-// -----------------------------------------------------------------------------
-
 /**
  * `callers` concurrent callers over `keyCount` keys (caller `i` takes key
- * `i mod keyCount`); the work of a key is one macrotask (`setImmediate`).
- *
- * The work ends one macrotask after the last caller has arrived, never
- * before: otherwise, with many callers, early works would end while callers
- * are still being forked, and a coalescer would be measured on more
- * executions than the scenario says.
+ * `i mod keyCount`); the work of a key is one macrotask (`setImmediate`) that
+ * starts once the last caller arrived, so that no execution ends while callers
+ * are still arriving.
  */
-export const concurrent = (implementation: Implementation, callers: number, keyCount: number): ScenarioTask => {
+export const concurrent = (implementation: Implementation, callers: number, keyCount: number): Measured => {
   const check = new Check()
-  const instance = new Instance()
-  let keys: Array<string> = []
   let values = new Map<string, number>()
-  let deferreds = new Map<string, Deferred.Deferred<number>>()
+  let keys: Array<string> = []
   let gate = new Gate()
-  let arrived = 0
-  let executions = 0
-  let expected = 0
-  let results: ReadonlyArray<number> = []
-
-  const environment: Environment = {
-    lookup: (key) =>
-      Effect.async<number>((resume) => {
-        executions++
-        const value = values.get(key)!
-        gate.onOpen(() => setImmediate(() => resume(Effect.succeed(value))))
-      }),
-    deferredOf: (key) => deferreds.get(key)!
-  }
-
+  let results: Array<number> = []
+  const later = (value: number) =>
+    Effect.async<number>((resume) => gate.onOpen(() => setImmediate(() => resume(Effect.succeed(value)))))
+  const instance = new Instance(implementation, (key) => later(values.get(key)!))
   const caller = (index: number) =>
     Effect.suspend(() => {
-      if (++arrived === callers) gate.open()
+      if (index === callers - 1) gate.open()
       return instance.call(keys[index % keyCount]!)
     })
-
   const task: Task = {
-    id: implementation.id,
+    id: implementation.name,
     beforeEach: async () => {
-      keys = freshKeys("c", keyCount)
-      values = valuesOf(keys)
+      values = freshKeys(keyCount)
+      keys = [...values.keys()]
       gate = new Gate()
-      arrived = 0
-      executions = 0
-      expected = 0
-      for (let index = 0; index < callers; index++) expected += values.get(keys[index % keyCount]!)!
-      deferreds = new Map()
-      if (implementation.id === "deferred") {
-        deferreds = new Map(keys.map((key) => [key, Deferred.unsafeMake<number>(FiberId.none)]))
-        const completed = deferreds
-        gate.onOpen(() =>
-          setImmediate(() => {
-            for (const [key, deferred] of completed) Deferred.unsafeDone(deferred, Exit.succeed(values.get(key)!))
-          })
-        )
+      await instance.open()
+      if (implementation.usesDeferreds) {
+        for (const key of keys) instance.deferreds.set(key, Deferred.unsafeMake(FiberId.none))
       }
-      await instance.open(implementation, environment)
+      gate.onOpen(() => setImmediate(() => instance.completeDeferreds(values)))
     },
     run: async () => {
-      results = valuesOfExits(await launch(callers, caller))
+      results = await launch(callers, caller)
     },
     afterEach: async () => {
-      const sum = sumOf(results)
-      check.record(
-        executions,
-        results.length === callers && sum === expected
-          ? undefined
-          : `${results.length} results summing to ${sum}, expected ${callers} summing to ${expected}`,
-        sum
-      )
-      results = []
+      const expected = sum(Array.from({ length: callers }, (_, index) => values.get(keys[index % keyCount]!)!))
+      check.record(instance.executions, sum(results), expected, results.length, callers)
       await instance.close()
     }
   }
-  return { implementation, task, check, callsPerRun: callers }
+  return { task, check, callsPerRun: callers }
 }
 
-// -----------------------------------------------------------------------------
-// 4: sequential uncontended calls
-// -----------------------------------------------------------------------------
-
-/** One run of sequential calls: the keys of the run (read when it starts), one after the other, values summed. */
-const sumOfSequentialCalls = (instance: Instance, keysOfRun: () => ReadonlyArray<string>) =>
+/** One run: `calls` sequential calls on the keys of the run, each on a fresh key whose value is ready at once. */
+const sequentialRun = (instance: Instance, keys: () => Iterable<string>) =>
   Effect.suspend(() =>
-    Effect.reduce(keysOfRun(), 0, (sum, key) => Effect.map(instance.call(key), (value) => sum + value))
+    Effect.reduce(keys(), 0, (total, key) => Effect.map(instance.call(key), (value) => total + value))
   )
 
-/** `calls` calls one after the other, each on a fresh key whose value is ready at once. */
-export const sequential = (implementation: Implementation, calls: number): ScenarioTask => {
+export const sequential = (implementation: Implementation, calls: number): Measured => {
   const check = new Check()
-  const instance = new Instance()
-  let keys: Array<string> = []
   let values = new Map<string, number>()
-  let executions = 0
   let result = 0
-
-  const environment: Environment = {
-    lookup: (key) =>
-      Effect.sync(() => {
-        executions++
-        return values.get(key)!
-      }),
-    deferredOf: noDeferred
-  }
-
-  const program = sumOfSequentialCalls(instance, () => keys)
-
+  const instance = new Instance(implementation, (key) => Effect.sync(() => values.get(key)!))
+  const program = sequentialRun(instance, () => values.keys())
   const task: Task = {
-    id: implementation.id,
+    id: implementation.name,
     beforeEach: async () => {
-      keys = freshKeys("s", calls)
-      values = valuesOf(keys)
-      executions = 0
-      await instance.open(implementation, environment)
+      values = freshKeys(calls)
+      await instance.open()
     },
     run: async () => {
       result = await Effect.runPromise(program)
     },
     afterEach: async () => {
-      const expected = (calls * (calls + 1)) / 2
-      check.record(executions, result === expected ? undefined : `sum ${result}, expected ${expected}`, result)
+      check.record(instance.executions, result, (calls * (calls + 1)) / 2)
       await instance.close()
     }
   }
-  return { implementation, task, check, callsPerRun: calls }
+  return { task, check, callsPerRun: calls }
 }
 
-// -----------------------------------------------------------------------------
-// 5: scale, per-call cost with keys already in flight
-// -----------------------------------------------------------------------------
-
 /**
- * Before the timed runs, `inFlight` callers start on as many keys whose work
- * waits until the end of the round; each run then makes `calls` sequential
- * calls on fresh keys whose value is ready at once.
+ * With `inFlight` keys held in flight (their callers suspended until the end
+ * of the round), `calls` sequential calls on fresh keys whose value is ready
+ * at once.
  */
-export const scale = (implementation: Implementation, inFlight: number, calls: number): ScenarioTask => {
+export const scale = (implementation: Implementation, inFlight: number, calls: number): Measured => {
   const check = new Check()
-  const instance = new Instance()
-  const hold = { gate: new Gate(), arrived: 0, executions: 0 }
-  let holder: Promise<Array<Exit.Exit<number, unknown>>> = Promise.resolve([])
-  let keys: Array<string> = []
+  let held = new Map<string, number>()
   let values = new Map<string, number>()
-  let executions = 0
+  let gate = new Gate()
+  let holders: Promise<Array<number>> = Promise.resolve([])
   let result = 0
-
-  const environment: Environment = {
-    lookup: (key) =>
-      key.startsWith("h")
-        ? Effect.async<number>((resume) => {
-          hold.executions++
-          hold.gate.onOpen(() => resume(Effect.succeed(0)))
-        })
-        : Effect.sync(() => {
-          executions++
-          return values.get(key)!
-        }),
-    deferredOf: noDeferred
-  }
-
-  const program = sumOfSequentialCalls(instance, () => keys)
-
+  const instance = new Instance(implementation, (key) =>
+    held.has(key)
+      ? Effect.async<number>((resume) => gate.onOpen(() => resume(Effect.succeed(0))))
+      : Effect.sync(() => values.get(key)!))
+  const program = sequentialRun(instance, () => values.keys())
   const task: Task = {
-    id: implementation.id,
+    id: implementation.name,
     beforeAll: async () => {
-      hold.gate = new Gate()
-      hold.arrived = 0
-      hold.executions = 0
-      await instance.open(implementation, environment)
-      const held = freshKeys("h", inFlight)
-      holder = launch(inFlight, (index) =>
-        Effect.suspend(() => {
-          hold.arrived++
-          return instance.call(held[index]!)
-        }))
-      await waitFor(() => hold.arrived === inFlight)
+      held = freshKeys(inFlight)
+      gate = new Gate()
+      await instance.open()
+      const keys = [...held.keys()]
+      let arrived = 0
+      holders = launch(inFlight, (index) => Effect.suspend(() => (arrived++, instance.call(keys[index]!))))
+      await waitFor(() => arrived === inFlight)
       await settle(5)
     },
     beforeEach: () => {
-      keys = freshKeys("f", calls)
-      values = valuesOf(keys)
-      executions = 0
+      values = freshKeys(calls)
+      instance.executions = 0
     },
     run: async () => {
       result = await Effect.runPromise(program)
     },
-    afterEach: () => {
-      const expected = (calls * (calls + 1)) / 2
-      check.record(executions, result === expected ? undefined : `sum ${result}, expected ${expected}`, result)
-    },
+    afterEach: () => check.record(instance.executions, result, (calls * (calls + 1)) / 2),
     afterAll: async () => {
-      hold.gate.open()
-      const released = valuesOfExits(await holder)
-      if (released.length !== inFlight || hold.executions !== inFlight) {
-        check.record(0, `${hold.executions} executions for ${inFlight} keys held in flight`)
-      }
+      gate.open()
+      instance.completeDeferreds(held)
+      const released = await holders
+      if (released.length !== inFlight) check.problems.push(`${released.length} of ${inFlight} held callers ended`)
       await instance.close()
     }
   }
-  return { implementation, task, check, callsPerRun: calls }
+  return { task, check, callsPerRun: calls }
 }
 
-/** Polls `done` on every macrotask, for at most `millis`. */
-const waitFor = async (done: () => boolean, millis = 60_000): Promise<void> => {
-  const deadline = Date.now() + millis
+/** Polls `done` on every macrotask, for at most a minute. */
+const waitFor = async (done: () => boolean): Promise<void> => {
+  const deadline = Date.now() + 60_000
   while (!done()) {
     if (Date.now() > deadline) throw new Error("timed out waiting for the callers to arrive")
     await settle()
   }
 }
 
-// -----------------------------------------------------------------------------
-// 6: memory
-// -----------------------------------------------------------------------------
-
-export interface MemoryMeasure {
-  readonly bytesPer: number
-  /** How many times the work ran. */
-  readonly executions: number
-  /** The sum of the values the callers got. */
-  readonly results: number
-  /** Whether every caller got the value. */
-  readonly correct: boolean
-}
-
 /**
  * Heap bytes (after GC) per caller of `count` callers held in flight: all on
- * one key (`"waiters"`) or each on its own key (`"keys"`). The instance, the
- * keys and the values exist before the first measure; everything the callers
- * make (fibers included) counts.
+ * one key (`"waiters"`) or each on its own key (`"keys"`). The instance and
+ * the keys exist before the first measure; everything the callers make
+ * (fibers included) counts.
  */
 export const measureMemory = async (
   implementation: Implementation,
   shape: "waiters" | "keys",
-  count: number
-): Promise<MemoryMeasure> => {
-  const instance = new Instance()
+  count: number,
+  check: Check
+): Promise<number> => {
   const gate = new Gate()
-  const deferreds = new Map<string, Deferred.Deferred<number>>()
+  const instance = new Instance(
+    implementation,
+    () => Effect.async<number>((resume) => gate.onOpen(() => resume(Effect.succeed(1))))
+  )
+  const keys = [...freshKeys(shape === "waiters" ? 1 : count).keys()]
+  await instance.open()
   let arrived = 0
-  let executions = 0
-  const keys = shape === "waiters" ? new Array<string>(count).fill(freshKeys("m", 1)[0]!) : freshKeys("m", count)
-  const environment: Environment = {
-    lookup: () =>
-      Effect.async<number>((resume) => {
-        executions++
-        gate.onOpen(() => resume(Effect.succeed(1)))
-      }),
-    deferredOf: (key) => {
-      let deferred = deferreds.get(key)
-      if (deferred === undefined) {
-        deferred = Deferred.unsafeMake<number>(FiberId.none)
-        deferreds.set(key, deferred)
-      }
-      return deferred
-    }
-  }
-  await instance.open(implementation, environment)
-  const caller = (index: number) =>
-    Effect.suspend(() => {
-      arrived++
-      return instance.call(keys[index]!)
-    })
-
   await settle()
   collectGarbage()
   const before = process.memoryUsage().heapUsed
-  const exits = launch(count, caller)
+  const results = launch(count, (index) => Effect.suspend(() => (arrived++, instance.call(keys[index % keys.length]!))))
   await waitFor(() => arrived === count)
   await settle(10)
   collectGarbage()
   const after = process.memoryUsage().heapUsed
-
   gate.open()
-  for (const deferred of deferreds.values()) Deferred.unsafeDone(deferred, Exit.succeed(1))
-  const results = valuesOfExits(await exits)
+  instance.completeDeferreds(new Map())
+  const values = await results
+  check.record(instance.executions, sum(values), count, values.length, count)
   await instance.close()
-  return {
-    bytesPer: (after - before) / count,
-    executions,
-    results: sumOf(results),
-    correct: results.length === count && sumOf(results) === count
-  }
+  return (after - before) / count
 }

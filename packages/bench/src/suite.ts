@@ -1,27 +1,28 @@
 /**
- * The in-process suite: every scenario, at every size, for every
- * implementation, in one process and one run; ratios against the limits of
- * the same run; the issue's targets checked against them.
+ * The in-process suite as data: each section names its scenario, sizes,
+ * implementations, reference and targets; one loop runs them all, in one
+ * process and one run, and checks the targets against the same run's rows.
  */
+import { formatRange, formatRatio, formatSize } from "./format.js"
 import { median, sample, settle } from "./harness.js"
 import type { SamplingPlan } from "./harness.js"
 import * as Impl from "./implementations.js"
 import type { Implementation } from "./implementations.js"
 import type { Row, Section, Target } from "./report.js"
-import { concurrent, measureMemory, scale, sequential } from "./scenarios.js"
-import type { ScenarioTask } from "./scenarios.js"
+import { Check, concurrent, measureMemory, scale, sequential } from "./scenarios.js"
+import type { Measured } from "./scenarios.js"
 
 export interface Plan {
   readonly mode: "full" | "quick"
   /** Concurrent callers of the hot-key, distinct-keys and mixed scenarios. */
   readonly callers: ReadonlyArray<number>
-  /** Calls per run of the sequential scenario. */
+  /** Calls per run of the sequential scenarios. */
   readonly sequentialCalls: ReadonlyArray<number>
   /** Keys in flight of the scale scenario (the first is the baseline). */
   readonly inFlight: ReadonlyArray<number>
   /** Sequential calls per run of the scale scenario. */
   readonly scaleCalls: number
-  /** Waiters, and keys, of the memory scenario. */
+  /** Waiters, and keys, of the memory scenarios. */
   readonly memoryCounts: ReadonlyArray<number>
   readonly memoryRepeats: number
   /** How to sample a scenario whose runs make `calls` calls. */
@@ -38,8 +39,8 @@ export const fullPlan: Plan = {
   scaleCalls: 1_000,
   memoryCounts: [1_000, 10_000],
   memoryRepeats: 2,
-  // A run of 100 000 callers takes seconds (tens for the slowest peer): those get one round that lasts at least
-  // 3 s per task, so a slow task is sampled once and a fast one several times, and the whole run stays near 10 min.
+  // A run of 100 000 callers takes seconds (tens for the slowest peer): one round of at least 3 s per task, so that
+  // a slow task is sampled once and a fast one several times, and the whole run stays near 10 minutes.
   sampling: (calls) =>
     calls <= 100
       ? { rounds: 3, iterations: 25, time: 50, warmupIterations: 10 }
@@ -65,16 +66,214 @@ export const quickPlan: Plan = {
   scaleSampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 })
 }
 
-/** Which scenarios to run (all by default); `--only hot,memory` while profiling. */
-export type ScenarioId = "hot" | "distinct" | "mixed" | "sequential" | "observability" | "scale" | "memory"
-export const scenarioIds: ReadonlyArray<ScenarioId> = [
-  "hot",
-  "distinct",
-  "mixed",
-  "sequential",
-  "observability",
-  "scale",
-  "memory"
+export const scenarioIds = ["hot", "distinct", "mixed", "sequential", "observability", "scale", "memory"] as const
+export type ScenarioId = typeof scenarioIds[number]
+
+/**
+ * A target of the subject against another row of the same size: its time at most `limit` times the other's
+ * (`"ratio"`), strictly below it (`"ahead"`), or its bytes at most `limit` above the other's (`"bytes"`).
+ */
+export interface Goal {
+  readonly against: Implementation
+  readonly kind: "ratio" | "ahead" | "bytes"
+  readonly limit: number
+}
+
+/** Rows of one size, without their ratios. */
+type Measure = (implementations: ReadonlyArray<Implementation>, size: number, plan: Plan) => Promise<Array<Row>>
+
+interface SectionSpec {
+  readonly scenario: ScenarioId
+  readonly id: string
+  readonly title: string
+  readonly description: (plan: Plan) => string
+  readonly sizeLabel: string
+  readonly sizes: (plan: Plan) => ReadonlyArray<number>
+  readonly implementations: ReadonlyArray<Implementation>
+  /** Ratios are to this implementation at the same size; without one, to the same implementation at the first size. */
+  readonly reference?: Implementation
+  readonly goals: ReadonlyArray<Goal>
+  readonly measure: Measure
+}
+
+const rowOf = (
+  implementation: Implementation,
+  size: number,
+  median: number,
+  unit: string,
+  samples: number,
+  check: Check
+): Row => ({
+  scenario: "",
+  size,
+  implementation: implementation.name,
+  role: implementation.role,
+  median,
+  unit,
+  samples,
+  executions: formatRange(check.executions),
+  results: [...check.sums].sort((a, b) => a - b).join(", "),
+  correct: check.problems.length === 0
+})
+
+/** Tasks of one size sampled together, interleaved; each row's median is per run (ms) or per call (µs). */
+const timed = (
+  make: (implementation: Implementation, size: number, plan: Plan) => Measured,
+  unit: "ms/run" | "µs/call",
+  sampling: (plan: Plan, size: number) => SamplingPlan = (plan, size) => plan.sampling(size)
+): Measure =>
+async (implementations, size, plan) => {
+  const measured = implementations.map((implementation) => make(implementation, size, plan))
+  const samples = await sample(measured.map((entry) => entry.task), sampling(plan, size))
+  return measured.map((entry, index) => {
+    const values = samples.get(entry.task.id) ?? []
+    const perUnit = unit === "ms/run" ? 1 : 1000 / entry.callsPerRun
+    return rowOf(implementations[index]!, size, median(values) * perUnit, unit, values.length, entry.check)
+  })
+}
+
+const memory = (shape: "waiters" | "keys"): Measure => async (implementations, size, plan) => {
+  const rows: Array<Row> = []
+  for (const implementation of implementations) {
+    const check = new Check()
+    const bytes: Array<number> = []
+    for (let repeat = 0; repeat < plan.memoryRepeats; repeat++) {
+      bytes.push(await measureMemory(implementation, shape, size, check))
+      await settle()
+    }
+    rows.push(
+      rowOf(implementation, size, median(bytes), shape === "waiters" ? "B/waiter" : "B/key", bytes.length, check)
+    )
+  }
+  return rows
+}
+
+const concurrentImplementations = [
+  Impl.singleFlight,
+  Impl.deferredLimit,
+  Impl.noCoalescingLimit,
+  Impl.forkJoinLimit,
+  ...Impl.peers
+]
+const sequentialImplementations = [Impl.singleFlight, Impl.noCoalescingLimit, Impl.forkJoinLimit, ...Impl.peers]
+/** The issue's targets against the peers, on every timed scenario but distinct keys. */
+const peerGoals: ReadonlyArray<Goal> = [
+  { against: Impl.refHashMapPeer, kind: "ahead", limit: 1 },
+  { against: Impl.cachePeer, kind: "ahead", limit: 1 },
+  { against: Impl.promiseCoalescePeer, kind: "ratio", limit: 1.5 }
+]
+const oneMacrotask = "the work of each key is one macrotask (`setImmediate`) that ends after the last caller arrived."
+
+export const sections: ReadonlyArray<SectionSpec> = [
+  {
+    scenario: "hot",
+    id: "hot",
+    title: "Hot key",
+    description: () => `N concurrent callers on one key; ${oneMacrotask} Median time of a run of all N callers.`,
+    sizeLabel: "callers",
+    sizes: (plan) => plan.callers,
+    implementations: concurrentImplementations,
+    reference: Impl.deferredLimit,
+    goals: [...peerGoals, { against: Impl.promiseCoalescePeer, kind: "ahead", limit: 1 }],
+    measure: timed((implementation, callers) => concurrent(implementation, callers, 1), "ms/run")
+  },
+  {
+    scenario: "distinct",
+    id: "distinct",
+    title: "Distinct keys",
+    description: () => `N concurrent callers on N keys (nothing to share); ${oneMacrotask} Median time of a run.`,
+    sizeLabel: "callers",
+    sizes: (plan) => plan.callers,
+    implementations: concurrentImplementations,
+    reference: Impl.forkJoinLimit,
+    goals: [{ against: Impl.forkJoinLimit, kind: "ratio", limit: 1 }, peerGoals[2]!],
+    measure: timed((implementation, callers) => concurrent(implementation, callers, callers), "ms/run")
+  },
+  {
+    scenario: "mixed",
+    id: "mixed",
+    title: "Mixed",
+    description: () => `N concurrent callers on √N keys; ${oneMacrotask} Median time of a run.`,
+    sizeLabel: "callers",
+    sizes: (plan) => plan.callers,
+    implementations: concurrentImplementations,
+    reference: Impl.deferredLimit,
+    goals: peerGoals,
+    measure: timed(
+      (implementation, callers) => concurrent(implementation, callers, Math.max(1, Math.round(Math.sqrt(callers)))),
+      "ms/run"
+    )
+  },
+  {
+    scenario: "sequential",
+    id: "sequential",
+    title: "Sequential uncontended calls",
+    description: () =>
+      "N calls one after the other in one `Effect.runPromise`, each on a fresh key whose value is ready at once. " +
+      "Median cost of one call.",
+    sizeLabel: "calls per run",
+    sizes: (plan) => plan.sequentialCalls,
+    implementations: sequentialImplementations,
+    reference: Impl.forkJoinLimit,
+    goals: peerGoals,
+    measure: timed(sequential, "µs/call")
+  },
+  {
+    scenario: "observability",
+    id: "observability",
+    title: "Cost of observability",
+    description: () =>
+      "The sequential calls above, where the fixed cost of a call shows most: the subject as shipped (metrics on, " +
+      "no tracer installed) against the same group with its metrics off, and with a tracer installed.",
+    sizeLabel: "calls per run",
+    sizes: (plan) => plan.sequentialCalls,
+    implementations: [Impl.singleFlight, Impl.singleFlightUnobserved, Impl.singleFlightTraced],
+    reference: Impl.singleFlightUnobserved,
+    goals: [{ against: Impl.singleFlightUnobserved, kind: "ratio", limit: 1.05 }],
+    measure: timed(sequential, "µs/call")
+  },
+  {
+    scenario: "scale",
+    id: "scale",
+    title: "Scale: keys already in flight",
+    description: (plan) =>
+      `With K keys in flight (their callers suspended), ${plan.scaleCalls} sequential calls on fresh keys whose ` +
+      `value is ready at once. Median cost of one call; the ratio is to the same implementation with ` +
+      `${plan.inFlight[0]} keys in flight.`,
+    sizeLabel: "keys in flight",
+    sizes: (plan) => plan.inFlight,
+    implementations: [Impl.singleFlight, Impl.forkJoinLimit, ...Impl.peers],
+    goals: peerGoals,
+    measure: timed(
+      (implementation, inFlight, plan) => scale(implementation, inFlight, plan.scaleCalls),
+      "µs/call",
+      (plan, inFlight) => plan.scaleSampling(inFlight)
+    )
+  },
+  {
+    scenario: "memory",
+    id: "memory-waiters",
+    title: "Memory per waiter",
+    description: () => "N callers suspended on one key whose work is in flight; heap bytes after GC per caller.",
+    sizeLabel: "waiters",
+    sizes: (plan) => plan.memoryCounts,
+    implementations: [Impl.singleFlight, Impl.deferredLimit, ...Impl.peers],
+    reference: Impl.deferredLimit,
+    goals: [{ against: Impl.deferredLimit, kind: "bytes", limit: 256 }],
+    measure: memory("waiters")
+  },
+  {
+    scenario: "memory",
+    id: "memory-keys",
+    title: "Memory per key in flight",
+    description: () => "N callers suspended on N keys whose work is in flight; heap bytes after GC per key.",
+    sizeLabel: "keys",
+    sizes: (plan) => plan.memoryCounts,
+    implementations: concurrentImplementations,
+    reference: Impl.forkJoinLimit,
+    goals: [{ against: Impl.forkJoinLimit, kind: "bytes", limit: 1024 }],
+    measure: memory("keys")
+  }
 ]
 
 export interface SuiteResult {
@@ -84,318 +283,77 @@ export interface SuiteResult {
   readonly problems: ReadonlyArray<string>
 }
 
-export type Progress = (line: string) => void
-
-const concurrentLimits = [Impl.deferredLimit, Impl.noCoalescingLimit, Impl.forkJoinLimit]
-const allConcurrent: ReadonlyArray<Implementation> = [Impl.singleFlight, ...concurrentLimits, ...Impl.peers]
-const allSequential: ReadonlyArray<Implementation> = [
-  Impl.singleFlight,
-  Impl.noCoalescingLimit,
-  Impl.forkJoinLimit,
-  ...Impl.peers
-]
-const observability: ReadonlyArray<Implementation> = [
-  Impl.singleFlight,
-  Impl.singleFlightUnobserved,
-  Impl.singleFlightTraced
-]
-const allScale: ReadonlyArray<Implementation> = [Impl.singleFlight, Impl.forkJoinLimit, ...Impl.peers]
-const memoryWaiters: ReadonlyArray<Implementation> = [Impl.singleFlight, Impl.deferredLimit, ...Impl.peers]
-const memoryKeys: ReadonlyArray<Implementation> = [Impl.singleFlight, ...concurrentLimits, ...Impl.peers]
-
 export const runSuite = async (
   plan: Plan,
-  progress: Progress,
+  progress: (line: string) => void,
   only: ReadonlyArray<ScenarioId> = scenarioIds
 ): Promise<SuiteResult> => {
-  const sections: Array<Section> = []
-  const problems: Array<string> = []
-  const measure = async (
-    title: string,
-    size: number,
-    tasks: ReadonlyArray<ScenarioTask>,
-    toUnit: (millisPerRun: number, task: ScenarioTask) => number,
-    sampling: SamplingPlan = plan.sampling(tasks[0]?.callsPerRun ?? 1)
-  ): Promise<Array<Row>> => {
-    const started = Date.now()
-    const samples = await sample(tasks.map((entry) => entry.task), sampling)
-    progress(`${title}, ${size.toLocaleString("en-US")}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
-    return tasks.map((entry) => {
-      const taskSamples = samples.get(entry.task.id) ?? []
-      for (const problem of entry.check.problems) {
-        problems.push(`${title}, ${size}, ${entry.implementation.name}: ${problem}`)
-      }
-      return {
-        scenario: title,
-        size,
-        implementation: entry.implementation.name,
-        role: entry.implementation.role,
-        median: toUnit(median(taskSamples), entry),
-        unit: "",
-        samples: taskSamples.length,
-        executions: entry.check.executions,
-        results: entry.check.results,
-        correct: entry.check.correct
-      }
-    })
-  }
-  const perRun = (millis: number) => millis
-  const perCall = (millis: number, task: ScenarioTask) => (millis * 1000) / task.callsPerRun
-
-  const concurrentSection = async (
-    id: ScenarioId,
-    title: string,
-    description: string,
-    keysFor: (callers: number) => number,
-    reference: Implementation,
-    target: number | undefined
-  ) => {
-    if (!only.includes(id)) return
-    const rows: Array<Row> = []
-    for (const callers of plan.callers) {
-      const keyCount = keysFor(callers)
-      const tasks = allConcurrent.map((implementation) => concurrent(implementation, callers, keyCount))
-      rows.push(...withUnit(await measure(title, callers, tasks, perRun), "ms/run"))
-    }
-    sections.push(withRatios({
-      id,
-      title,
-      description,
-      sizeLabel: "callers",
-      reference: reference.name,
-      ...(target === undefined ? {} : { target }),
-      rows
-    }))
-  }
-
-  await concurrentSection(
-    "hot",
-    "Hot key",
-    "N concurrent callers on one key; the work is one macrotask (`setImmediate`) that ends after the last caller " +
-      "arrived. Median time of a run of all N callers.",
-    () => 1,
-    Impl.deferredLimit,
-    1.2
-  )
-  await concurrentSection(
-    "distinct",
-    "Distinct keys",
-    "N concurrent callers on N keys (nothing to share); the work of each key is one macrotask. Median time of a run.",
-    (callers) => callers,
-    Impl.noCoalescingLimit,
-    1.5
-  )
-  await concurrentSection(
-    "mixed",
-    "Mixed",
-    "N concurrent callers on √N keys; the work of each key is one macrotask. Median time of a run.",
-    (callers) => Math.max(1, Math.round(Math.sqrt(callers))),
-    Impl.deferredLimit,
-    undefined
-  )
-
-  const sequentialSection = async (
-    id: ScenarioId,
-    title: string,
-    description: string,
-    implementations: ReadonlyArray<Implementation>,
-    reference: Implementation,
-    target: number
-  ) => {
-    if (!only.includes(id)) return
-    const rows: Array<Row> = []
-    for (const calls of plan.sequentialCalls) {
-      const tasks = implementations.map((implementation) => sequential(implementation, calls))
-      rows.push(...withUnit(await measure(title, calls, tasks, perCall), "µs/call"))
-    }
-    sections.push(withRatios({
-      id,
-      title,
-      description,
-      sizeLabel: "calls per run",
-      reference: reference.name,
-      target,
-      rows
-    }))
-  }
-
-  await sequentialSection(
-    "sequential",
-    "Sequential uncontended calls",
-    "N calls one after the other in one `Effect.runPromise`, each on a fresh key whose value is ready at once. " +
-      "Median cost of one call.",
-    allSequential,
-    Impl.forkJoinLimit,
-    1.5
-  )
-  await sequentialSection(
-    "observability",
-    "Cost of observability",
-    "The sequential uncontended calls above, where the fixed cost of a call shows most: the subject as shipped " +
-      "(metrics on, no tracer installed) against the same group with its metrics off, and with a tracer installed. " +
-      "Median cost of one call.",
-    observability,
-    Impl.singleFlightUnobserved,
-    1.05
-  )
-
-  if (only.includes("scale")) {
-    const rows: Array<Row> = []
-    for (const inFlight of plan.inFlight) {
-      const tasks = allScale.map((implementation) => scale(implementation, inFlight, plan.scaleCalls))
-      rows.push(
-        ...withUnit(await measure("Scale", inFlight, tasks, perCall, plan.scaleSampling(inFlight)), "µs/call")
-      )
-    }
-    sections.push(withScaleRatios({
-      id: "scale",
-      title: "Scale: keys already in flight",
-      description: `With K keys in flight (their callers suspended), ${plan.scaleCalls} sequential calls on fresh ` +
-        "keys whose value is ready at once. Median cost of one call; the ratio is to the same implementation with " +
-        `${plan.inFlight[0]} keys in flight.`,
-      sizeLabel: "keys in flight",
-      reference: `itself at ${plan.inFlight[0]} keys in flight`,
-      target: 1.3,
-      rows
-    }))
-  }
-
-  if (only.includes("memory")) {
-    for (const shape of ["waiters", "keys"] as const) {
-      const rows: Array<Row> = []
-      const implementations = shape === "waiters" ? memoryWaiters : memoryKeys
-      for (const count of plan.memoryCounts) {
-        const started = Date.now()
-        for (const implementation of implementations) {
-          const measures = []
-          for (let repeat = 0; repeat < plan.memoryRepeats; repeat++) {
-            measures.push(await measureMemory(implementation, shape, count))
-            await settle()
-          }
-          const correct = measures.every((measure) => measure.correct)
-          if (!correct) problems.push(`Memory, ${shape}, ${count}, ${implementation.name}: wrong results`)
-          rows.push({
-            scenario: `Memory per ${shape === "waiters" ? "waiter" : "key"}`,
-            size: count,
-            implementation: implementation.name,
-            role: implementation.role,
-            median: median(measures.map((measure) => measure.bytesPer)),
-            unit: shape === "waiters" ? "B/waiter" : "B/key",
-            samples: measures.length,
-            executions: [...new Set(measures.map((measure) => measure.executions))].join("–"),
-            results: [...new Set(measures.map((measure) => measure.results))].join(", "),
-            correct
-          })
-        }
-        progress(
-          `Memory per ${shape}, ${count.toLocaleString("en-US")}: ${((Date.now() - started) / 1000).toFixed(1)} s`
-        )
-      }
-      sections.push(withRatios({
-        id: `memory-${shape}`,
-        title: shape === "waiters" ? "Memory per waiter" : "Memory per key in flight",
-        description: shape === "waiters"
-          ? "N callers suspended on one key whose work is in flight; heap bytes after GC per caller, fibers included."
-          : "N callers suspended on N keys whose work is in flight; heap bytes after GC per key, fibers included.",
-        sizeLabel: shape === "waiters" ? "waiters" : "keys",
-        reference: shape === "waiters" ? Impl.deferredLimit.name : Impl.noCoalescingLimit.name,
-        rows
-      }))
-    }
-  }
-
-  return { sections, targets: targetsOf(sections, plan), problems }
-}
-
-const withUnit = (rows: ReadonlyArray<Row>, unit: string): Array<Row> => rows.map((row) => ({ ...row, unit }))
-
-/** Ratios against the section's reference implementation at the same size. */
-const withRatios = (section: Section): Section => ({
-  ...section,
-  rows: section.rows.map((row) => {
-    if (row.implementation === section.reference) return row
-    const reference = section.rows.find((other) =>
-      other.size === row.size && other.implementation === section.reference
-    )
-    return reference === undefined ? row : { ...row, ratio: row.median / reference.median }
-  })
-})
-
-/** Ratios against the same implementation at the smallest size. */
-const withScaleRatios = (section: Section): Section => {
-  const smallest = Math.min(...section.rows.map((row) => row.size))
-  return {
-    ...section,
-    rows: section.rows.map((row) => {
-      if (row.size === smallest) return row
-      const base = section.rows.find((other) => other.size === smallest && other.implementation === row.implementation)
-      return base === undefined ? row : { ...row, ratio: row.median / base.median }
-    })
-  }
-}
-
-// -----------------------------------------------------------------------------
-// targets
-// -----------------------------------------------------------------------------
-
-const subjectRows = (section: Section | undefined): ReadonlyArray<Row> =>
-  section?.rows.filter((row) => row.role === "subject") ?? []
-
-export const formatRatio = (ratio: number): string => `${ratio < 10 ? ratio.toFixed(2) : ratio.toFixed(1)}×`
-
-const sizeText = (size: number): string => size.toLocaleString("en-US").replace(/,/g, " ")
-
-const targetsOf = (sections: ReadonlyArray<Section>, plan: Plan): Array<Target> => {
+  const results: Array<Section> = []
   const targets: Array<Target> = []
-  const byId = (id: string) => sections.find((section) => section.id === id)
-
-  for (const section of sections) {
-    if (section.target === undefined) continue
-    for (const row of subjectRows(section)) {
-      if (row.ratio === undefined) continue
-      if (section.id === "scale" && row.size !== Math.max(...plan.inFlight)) continue
-      targets.push({
-        label: `${section.title}, ${sizeText(row.size)} ${section.sizeLabel}: vs ${section.reference}`,
-        measured: formatRatio(row.ratio),
-        limit: `≤ ${section.target}×`,
-        met: row.ratio <= section.target
-      })
-    }
-  }
-
-  for (const [id, bytes] of [["memory-waiters", 1024], ["memory-keys", 2048]] as const) {
-    for (const row of subjectRows(byId(id))) {
-      targets.push({
-        label: `${byId(id)!.title}, ${sizeText(row.size)} ${byId(id)!.sizeLabel}`,
-        measured: `${Math.round(row.median)} B`,
-        limit: `≤ ${bytes} B`,
-        met: row.median <= bytes
-      })
-    }
-  }
-
-  const peerNames = new Set(Impl.peers.map((peer) => peer.name))
-  for (const section of sections) {
-    const behind: Array<string> = []
-    let compared = 0
-    for (const row of subjectRows(section)) {
-      for (
-        const peer of section.rows.filter((other) => other.size === row.size && peerNames.has(other.implementation))
-      ) {
-        compared++
-        const better = section.higherIsBetter === true ? row.median >= peer.median : row.median <= peer.median
-        if (!better) {
-          behind.push(`${peer.implementation} at ${sizeText(row.size)} (${formatRatio(row.median / peer.median)})`)
-        }
+  const problems: Array<string> = []
+  for (const spec of sections.filter((spec) => only.includes(spec.scenario))) {
+    const rows: Array<Row> = []
+    for (const size of spec.sizes(plan)) {
+      const started = Date.now()
+      for (const row of await spec.measure(spec.implementations, size, plan)) {
+        rows.push({ ...row, scenario: spec.title })
+        if (row.correct === false) problems.push(`${spec.title}, ${size}, ${row.implementation}: wrong results`)
       }
+      progress(`${spec.title}, ${size.toLocaleString("en-US")}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
     }
-    if (compared === 0) continue
-    targets.push({
-      label: `${section.title}: ahead of every peer`,
-      measured: behind.length === 0 ? `ahead in all ${compared}` : `behind ${behind.join(", ")}`,
-      limit: "ahead",
-      met: behind.length === 0
-    })
+    const section: Section = {
+      id: spec.id,
+      title: spec.title,
+      description: spec.description(plan),
+      sizeLabel: spec.sizeLabel,
+      reference: spec.reference?.name ?? `itself at ${spec.sizes(plan)[0]} ${spec.sizeLabel}`,
+      rows: withRatios(rows, spec.reference)
+    }
+    results.push(section)
+    targets.push(...targetsOf(section, spec.goals))
   }
-  return targets
+  return { sections: results, targets, problems }
 }
+
+/** Ratios to the reference at the same size, or to the same implementation at the first size. */
+const withRatios = (rows: ReadonlyArray<Row>, reference: Implementation | undefined): Array<Row> =>
+  rows.map((row) => {
+    const base = reference === undefined
+      ? rows.find((other) => other.implementation === row.implementation)
+      : rows.find((other) => other.size === row.size && other.implementation === reference.name)
+    return base === undefined || base === row ? row : { ...row, ratio: row.median / base.median }
+  })
+
+/** Targets hold at 1 000 and 100 000 (callers, calls, keys); a quick run checks its largest size instead. */
+const targetSizes = (section: Section): ReadonlyArray<number> => {
+  const sizes = [...new Set(section.rows.map((row) => row.size))]
+  const large = sizes.filter((size) => size >= 1_000)
+  return large.length > 0 ? large : [Math.max(...sizes)]
+}
+
+const targetsOf = (section: Section, goals: ReadonlyArray<Goal>): Array<Target> =>
+  goals.flatMap((goal) =>
+    targetSizes(section).flatMap((size) => {
+      const at = (name: string) => section.rows.find((row) => row.size === size && row.implementation === name)
+      const subject = at(Impl.singleFlight.name)
+      const other = at(goal.against.name)
+      if (subject === undefined || other === undefined) return []
+      const label = `${section.title}, ${formatSize(size)} ${section.sizeLabel}`
+      if (goal.kind === "bytes") {
+        const over = subject.median - other.median
+        return [{
+          label: `${label}: bytes over ${goal.against.name}`,
+          measured: `${Math.round(over)} B`,
+          limit: `≤ ${goal.limit} B`,
+          met: over <= goal.limit
+        }]
+      }
+      const ratio = subject.median / other.median
+      return [{
+        label: `${label}: vs ${goal.against.name}`,
+        measured: formatRatio(ratio),
+        limit: goal.kind === "ahead" ? "ahead (< 1×)" : `≤ ${goal.limit}×`,
+        met: goal.kind === "ahead" ? ratio < goal.limit : ratio <= goal.limit
+      }]
+    })
+  )

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
-import { replacePart } from "../src/markdown.js"
+import { inProcessMarkdown, renderChart, replacePart, summaryLines } from "../src/format.js"
 import { Report } from "../src/report.js"
-import { inProcessMarkdown, runBench, summaryLines } from "../src/run.js"
+import { runBench } from "../src/run.js"
 import { quickPlan } from "../src/suite.js"
 import type { Plan } from "../src/suite.js"
-import { renderChart } from "../src/svg.js"
 
 /** Smaller than `--quick`: enough to run every scenario, implementation and check once or twice. */
 const tinyPlan: Plan = {
@@ -20,7 +19,7 @@ const tinyPlan: Plan = {
 
 describe("the benchmark harness", () => {
   it("runs every scenario for every implementation, and they all return the same results", async () => {
-    const { problems, report } = await runBench({ plan: tinyPlan, progress: () => {} })
+    const { problems, report } = await runBench(tinyPlan, () => {})
 
     expect(Schema.is(Report)(report)).toBe(true)
     expect(problems).toEqual([])
@@ -45,8 +44,7 @@ describe("the benchmark harness", () => {
         for (const row of rows) {
           expect(row.correct, `${section.id} ${size} ${row.implementation}`).toBe(true)
           expect(row.samples, `${section.id} ${size} ${row.implementation}`).toBeGreaterThan(0)
-          // a heap delta over a few tiny runs can come out at or below zero (a collection in between): only times
-          // must be positive
+          // a heap delta over a few tiny runs can come out at or below zero (a collection in between)
           const plausible = section.id.startsWith("memory") ? Number.isFinite(row.median) : row.median > 0
           expect(plausible, `${section.id} ${size} ${row.implementation}: ${row.median}`).toBe(true)
         }
@@ -56,21 +54,27 @@ describe("the benchmark harness", () => {
       }
     }
 
-    // effect-singleflight runs the work exactly once per key per run
-    const executions = (id: string, size: number) =>
+    // effect-singleflight, and the design card's registry, run the work exactly once per key per run
+    const executions = (id: string, size: number, name = "effect-singleflight") =>
       report.sections.find((section) => section.id === id)?.rows.find((row) =>
-        row.role === "subject" && row.size === size
+        row.implementation.startsWith(name) && row.size === size
       )?.executions
     expect(executions("hot", 49)).toBe("1")
     expect(executions("distinct", 49)).toBe("49")
     expect(executions("mixed", 49)).toBe("7")
     expect(executions("memory-waiters", 50)).toBe("1")
+    expect(executions("hot", 49, "Ref<HashMap<K, Deferred>>")).toBe("1")
 
+    // the targets are checked at the largest size of this run, against rows of the same run
     expect(report.targets.length).toBeGreaterThan(0)
+    expect(report.targets.every((target) => target.label.includes(" 49 ") || !target.label.startsWith("Hot"))).toBe(
+      true
+    )
     expect(summaryLines(report)).toHaveLength(3)
     expect(renderChart(report.sections, "test")).toContain("<svg")
-    const markdown = replacePart("", "in-process", inProcessMarkdown(report, "benchmarks.svg"), ["in-process"])
+    const markdown = replacePart("", "in-process", inProcessMarkdown(report, "benchmarks.svg", []))
     expect(markdown).toContain("### Hot key")
-    expect(replacePart(markdown, "http", "## HTTP\n", ["in-process", "http"])).toContain("### Hot key")
+    expect(markdown.indexOf("What is measured")).toBeLessThan(markdown.indexOf("| target |"))
+    expect(replacePart(markdown, "http", "## HTTP\n")).toContain("### Hot key")
   }, 120_000)
 })
