@@ -4,15 +4,22 @@
  *
  * @internal
  */
+import * as Context from "effect/Context"
 import * as Equal from "effect/Equal"
-import * as FiberRef from "effect/FiberRef"
-import { globalValue } from "effect/GlobalValue"
+import * as Scope from "effect/Scope"
 
 /**
  * One frame per call the current fiber is running the work of, innermost
  * first. A linked list rather than a single key so that nested calls of
  * other groups keep each group's own key readable, and re-entry can be
  * detected anywhere up the chain.
+ *
+ * The frame lives in the work's context, next to its `Scope`: both are given
+ * to the work's fiber at fork in one copy of the caller's context, where a
+ * `FiberRef` would cost a second copy of the caller's FiberRefs. Fibers
+ * forked from the work inherit it with the rest of the context.
+ *
+ * @internal
  */
 export interface Frame {
   /** The group, compared by identity. */
@@ -21,11 +28,23 @@ export interface Frame {
   readonly parent: Frame | undefined
 }
 
+const frameKey = "effect-singleflight/SingleFlight/currentFrame"
+const scopeKey = Scope.Scope.key
+
 /** @internal */
-export const currentFrame: FiberRef.FiberRef<Frame | undefined> = globalValue(
-  Symbol.for("effect-singleflight/SingleFlight/currentFrame"),
-  () => FiberRef.unsafeMake<Frame | undefined>(undefined)
-)
+export const frameOf = (context: Context.Context<never>): Frame | undefined => context.unsafeMap.get(frameKey)
+
+/** The work's context: the caller's, with the work's own scope and this call's frame. */
+export const workContext = (
+  caller: Context.Context<never>,
+  scope: Scope.Scope,
+  frame: Frame
+): Context.Context<never> => {
+  const services = new Map(caller.unsafeMap)
+  services.set(scopeKey, scope)
+  services.set(frameKey, frame)
+  return Context.unsafeMake(services)
+}
 
 /** @internal */
 export const isReentrant = (frame: Frame | undefined, group: object, key: unknown): boolean => {

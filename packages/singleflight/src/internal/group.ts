@@ -9,24 +9,23 @@
  *
  * @internal
  */
-import * as Context from "effect/Context"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as FiberRefs from "effect/FiberRefs"
 import { pipeArguments } from "effect/Pipeable"
 import * as Runtime from "effect/Runtime"
 import type * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Scope from "effect/Scope"
 import type * as SingleFlight from "../SingleFlight.js"
-import { currentFrame, isReentrant } from "./currentKey.js"
+import { frameOf, isReentrant, workContext } from "./currentKey.js"
 import { NoCurrentKeyError, ReentrantCallError } from "./errors.js"
 import { Flight, Registry, settle } from "./flight.js"
 import * as observability from "./observability.js"
 import type { Observer } from "./observability.js"
 import { policyOf } from "./options.js"
 import type { ResolvedOptions } from "./options.js"
+import { WorkScope } from "./workScope.js"
 
 /** @internal */
 export const TypeId: SingleFlight.TypeId = Symbol.for("effect-singleflight/SingleFlight") as SingleFlight.TypeId
@@ -86,8 +85,8 @@ export class GroupImpl<K> {
   }
 
   get key(): Effect.Effect<K> {
-    return Effect.flatMap(FiberRef.get(currentFrame), (frame) => {
-      for (let current = frame; current !== undefined; current = current.parent) {
+    return Effect.contextWithEffect((context: Context.Context<never>) => {
+      for (let current = frameOf(context); current !== undefined; current = current.parent) {
         if (current.group === (this as GroupImpl<unknown>)) return Effect.succeed(current.key as K)
       }
       return Effect.die(new NoCurrentKeyError())
@@ -180,22 +179,17 @@ interface Request {
   readonly restore: Restore
 }
 
-/**
- * Answers a call from the registry, or starts a flight. `scope` is the
- * work's scope when the caller made one already (see {@link start}).
- */
+/** Answers a call from the registry, or starts a flight. */
 const enter = (
   request: Request,
   caller: AnyFiber,
-  flags: RuntimeFlags.RuntimeFlags,
-  scope?: Scope.CloseableScope
+  flags: RuntimeFlags.RuntimeFlags
 ): Effect.Effect<unknown, unknown> => {
   const { events, group, key } = request
-  const frame = caller.getFiberRef(currentFrame)
-  if (isReentrant(frame, group, key)) return Effect.die(new ReentrantCallError({ key }))
+  if (isReentrant(frameOf(caller.currentContext), group, key)) return Effect.die(new ReentrantCallError({ key }))
   if (group.closed) return Effect.interrupt
   const flight = group.registry.get(key)
-  if (flight === undefined) return start(request, caller, flags, scope)
+  if (flight === undefined) return start(request, caller, flags)
   switch (flight.state._tag) {
     case "Settled": {
       group.reused++
@@ -221,27 +215,12 @@ const enter = (
   }
 }
 
-/**
- * Registers a flight and starts its fiber. The work's `Scope` must exist
- * before the step (a step cannot run effects): without one, the caller makes
- * it, then enters again, since another caller may have started the key while
- * it did.
- */
+/** Registers a flight and starts its fiber. */
 const start = (
   request: Request,
   caller: AnyFiber,
-  flags: RuntimeFlags.RuntimeFlags,
-  scope: Scope.CloseableScope | undefined
+  flags: RuntimeFlags.RuntimeFlags
 ): Effect.Effect<unknown, unknown> => {
-  if (scope === undefined) {
-    return Effect.flatMap(
-      Scope.make(),
-      (scope) =>
-        Effect.withFiberRuntime<unknown, unknown>((caller, status) =>
-          enter(request, caller, status.runtimeFlags, scope)
-        )
-    )
-  }
   const { events, group, key } = request
   const flight = new Flight(key, request.policy, events, events.now(caller))
   group.registry.set(key, flight)
@@ -254,13 +233,10 @@ const start = (
   // the work's own scope, this key's frame, and the caller's
   // (uninterruptible) flags, so that `finish` is installed before any
   // interruption can land; the work itself is interruptible.
+  const scope = new WorkScope()
   const runtime = Runtime.make({
-    context: Context.add(caller.currentContext, Scope.Scope, scope),
-    fiberRefs: FiberRefs.updateAs(caller.getFiberRefs(), {
-      fiberId: caller.id(),
-      fiberRef: currentFrame,
-      value: { group, key, parent: caller.getFiberRef(currentFrame) }
-    }),
+    context: workContext(caller.currentContext, scope, { group, key, parent: frameOf(caller.currentContext) }),
+    fiberRefs: caller.getFiberRefs(),
     runtimeFlags: flags
   })
   const fiber = Runtime.runFork(runtime)(events.execution(flight, execute(group, flight, request.work, scope)))
