@@ -22,24 +22,14 @@ import * as Os from "node:os"
 import { listTable, writePart } from "./format.js"
 import type { Row, Section } from "./report.js"
 
-interface Mode {
-  readonly label: string
-  readonly singleFlight: boolean
-  readonly httpSingleFlight: boolean
-}
-
+type Mode = { readonly label: string; readonly singleFlight: boolean; readonly httpSingleFlight: boolean }
 const modes: ReadonlyArray<Mode> = [
   { label: "singleflight off", singleFlight: false, httpSingleFlight: false },
   { label: "SingleFlight.call around the lookup", singleFlight: true, httpSingleFlight: false },
   { label: "HttpSingleFlight.middleware", singleFlight: false, httpSingleFlight: true }
 ]
 
-interface Load {
-  readonly latency: Duration.Duration
-  readonly connections: number
-  readonly names: number
-}
-
+type Load = { readonly latency: Duration.Duration; readonly connections: number; readonly names: number }
 const loads: ReadonlyArray<Load> = [
   { latency: Duration.millis(128), connections: 100, names: 20 },
   { latency: Duration.zero, connections: 100, names: 20 }

@@ -76,8 +76,9 @@ export class Flight {
   /**
    * Keyed by the waiting fiber (a fiber waits on one flight at a time), so
    * that a waiter that leaves removes its own observer without a canceler.
+   * Made on first use: work that ends inside `runFork` has no observer.
    */
-  readonly observers = new Map<unknown, Observer>()
+  observers: Map<unknown, Observer> | undefined = undefined
   /** The `SingleFlight.execute` span, when the call that started it is traced; joiners link to it. */
   span: Tracer.Span | undefined = undefined
   constructor(
@@ -99,8 +100,19 @@ export class Flight {
  */
 export const settle = (flight: Flight, exit: Exit.Exit<unknown, unknown>): void => {
   flight.state = { _tag: "Settled", exit }
-  for (const observer of flight.observers.values()) observer(exit)
-  flight.observers.clear()
+  const observers = flight.observers
+  flight.observers = undefined
+  if (observers !== undefined) { for (const observer of observers.values()) observer(exit) }
+}
+
+/** @internal */
+export const observe = (flight: Flight, key: unknown, observer: Observer): void => {
+  ;(flight.observers ??= new Map()).set(key, observer)
+}
+
+/** @internal */
+export const unobserve = (flight: Flight, key: unknown): void => {
+  flight.observers?.delete(key)
 }
 
 /**

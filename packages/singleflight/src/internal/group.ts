@@ -20,7 +20,7 @@ import * as Scope from "effect/Scope"
 import type * as SingleFlight from "../SingleFlight.js"
 import { frameOf, isReentrant, workContext } from "./currentKey.js"
 import { NoCurrentKeyError, ReentrantCallError } from "./errors.js"
-import { Flight, Registry, settle } from "./flight.js"
+import { Flight, observe, Registry, settle, unobserve } from "./flight.js"
 import * as observability from "./observability.js"
 import type { Observer } from "./observability.js"
 import { policyOf } from "./options.js"
@@ -314,7 +314,7 @@ const wait = (
   flight.waiters++
   return Effect.catchAllCause(
     restore(Effect.async<unknown, unknown>((resume) => {
-      flight.observers.set(caller, resume)
+      observe(flight, caller, resume)
     })),
     // A failure while the flight still runs is this caller's interruption:
     // leave, then end with it. Otherwise it is the work's own exit.
@@ -330,8 +330,8 @@ const awaitSettled = (flight: Flight): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     const observer = () => resume(Effect.void)
     const key = {}
-    flight.observers.set(key, observer)
-    return Effect.sync(() => flight.observers.delete(key))
+    observe(flight, key, observer)
+    return Effect.sync(() => unobserve(flight, key))
   })
 
 /**
@@ -342,7 +342,7 @@ const leave = (group: GroupImpl<unknown>, caller: AnyFiber, flight: Flight): Eff
   Effect.suspend(() => {
     // The work ended at the same instant: nothing to leave.
     if (flight.state._tag !== "Running") return Effect.void
-    flight.observers.delete(caller)
+    unobserve(flight, caller)
     flight.waiters--
     if (flight.waiters > 0 || flight.whenAbandoned === "runToCompletion") return Effect.void
     group.abandoned++
