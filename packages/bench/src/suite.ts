@@ -96,21 +96,21 @@ interface SectionSpec {
   readonly measure: Measure
 }
 
+/** The row of one cell, from its values (times or bytes) and what its callers got. */
 const rowOf = (
   implementation: Implementation,
   size: number,
-  median: number,
   unit: string,
-  samples: number,
+  values: Array<number>,
   check: Check
 ): Row => ({
   scenario: "",
   size,
   implementation: implementation.name,
   role: implementation.role,
-  median,
+  median: median(values),
   unit,
-  samples,
+  samples: values.length,
   executions: formatRange(check.executions),
   results: [...check.sums].sort((a, b) => a - b).join(", "),
   correct: check.problems.length === 0
@@ -126,9 +126,9 @@ async (implementations, size, plan) => {
   const measured = implementations.map((implementation) => make(implementation, size, plan))
   const samples = await sample(measured.map((entry) => entry.task), sampling(plan, size))
   return measured.map((entry, index) => {
-    const values = samples.get(entry.task.id) ?? []
     const perUnit = unit === "ms/run" ? 1 : 1000 / entry.callsPerRun
-    return rowOf(implementations[index]!, size, median(values) * perUnit, unit, values.length, entry.check)
+    const values = (samples.get(entry.task.id) ?? []).map((millis) => millis * perUnit)
+    return rowOf(implementations[index]!, size, unit, values, entry.check)
   })
 }
 
@@ -141,9 +141,7 @@ const memory = (shape: "waiters" | "keys"): Measure => async (implementations, s
       bytes.push(await measureMemory(implementation, shape, size, check))
       await settle()
     }
-    rows.push(
-      rowOf(implementation, size, median(bytes), shape === "waiters" ? "B/waiter" : "B/key", bytes.length, check)
-    )
+    rows.push(rowOf(implementation, size, shape === "waiters" ? "B/waiter" : "B/key", bytes, check))
   }
   return rows
 }
