@@ -206,11 +206,16 @@ export interface TimingOptions {
  * The declaration of a group, shared by every process that takes part:
  *
  * - `name`: the namespace of its Redis keys and channels
- *   (`sf:<name>:{<sha256 of the encoded key>}:…`); no braces or whitespace.
- *   Processes coalesce when they use the same name and key.
- * - `key`, `success`, `failure`: the `Schema`s of the key (hashed from its
- *   JSON encoding), the success value and the typed error (omit it for work
- *   that cannot fail). Use `Schema.TaggedError` classes so that errors arrive
+ *   (`sf:<name>:{<sha256 of the key's canonical encoding>}:…`); no braces or
+ *   whitespace. Processes coalesce when they use the same name and key.
+ * - `key`, `success`, `failure`: the `Schema`s of the key, the success value
+ *   and the typed error (omit it for work that cannot fail). Two processes
+ *   share a flight only for keys with the same canonical encoding (exact:
+ *   `NaN`, `±Infinity`, `-0`, `null`, `undefined`, sets and maps stay apart)
+ *   that decode back to an `Equal` key. Other keys (a plain object, which is
+ *   `Equal` only to itself; a class instance in the encoded form; a lossy
+ *   transformation) are coalesced within each process only, with a warning
+ *   logged once per group: use `Schema.Data` for struct and tuple keys. Use `Schema.TaggedError` classes so that errors arrive
  *   as instances of their class. Defects travel as `Schema.Defect`: an
  *   `Error`'s name and message (no stack), anything else as readable text.
  * - the {@link TimingOptions}, and the options of the in-memory group

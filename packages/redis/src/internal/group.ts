@@ -8,6 +8,7 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import { pipeArguments } from "effect/Pipeable"
 import * as Queue from "effect/Queue"
@@ -73,6 +74,13 @@ const reasonOf = (cause: unknown): string => {
   return cause instanceof Error ? cause.message : String(cause)
 }
 
+/**
+ * The in-memory group's notion of one key (`MutableHashMap`'s): `Equal`, and
+ * `SameValueZero` for the rest, under which `NaN` is itself.
+ */
+const isSameKey = (self: unknown, that: unknown): boolean =>
+  Equal.equals(self, that) || (Number.isNaN(self) && Number.isNaN(that))
+
 // -----------------------------------------------------------------------------
 // the coordinator: the cross-process protocol run inside the in-memory flight
 // -----------------------------------------------------------------------------
@@ -88,6 +96,9 @@ interface MutableRedisStats {
 class Coordinator<K, A, E> {
   readonly stats: MutableRedisStats = { owned: 0, followed: 0, takeovers: 0, ranLocally: 0, timedOut: 0 }
   readonly encodeKey: (key: K) => Either.Either<unknown, unknown>
+  readonly decodeKey: (encoded: unknown) => Either.Either<K, unknown>
+  /** Set by the first key that cannot be shared across processes: the warning is logged once per group. */
+  warnedLocalOnly = false
   readonly encodeExit: (exit: Exit.Exit<A, E>) => Either.Either<string, unknown>
   readonly decodeExit: (payload: string) => Either.Either<Exit.Exit<A, E>, unknown>
   readonly pollEvery: number
@@ -100,6 +111,7 @@ class Coordinator<K, A, E> {
     exitSchema: Schema.Schema<Exit.Exit<A, E>, string>
   ) {
     this.encodeKey = Schema.encodeEither(keySchema)
+    this.decodeKey = Schema.decodeUnknownEither(keySchema)
     this.encodeExit = Schema.encodeEither(exitSchema)
     this.decodeExit = Schema.decodeEither(exitSchema)
     this.pollEvery = Duration.toMillis(options.pollEvery)
@@ -113,9 +125,9 @@ class Coordinator<K, A, E> {
    */
   run<R>(key: K, work: Effect.Effect<A, E, R>): Effect.Effect<A, E | FollowerTimeoutError, R> {
     return Effect.suspend(() => {
-      const keyHash = Either.flatMap(this.encodeKey(key), protocol.hashEncodedKey)
-      if (Either.isLeft(keyHash)) return this.runLocally(work, runLocally("the key could not be encoded", keyHash.left))
-      const keys = protocol.flightKeys(this.options.name, keyHash.right)
+      const identity = this.identify(key)
+      if (Either.isLeft(identity)) return this.runLocalOnly(identity.left, work)
+      const keys = protocol.flightKeys(this.options.name, identity.right)
       return Effect.flatMap(this.negotiate(keys, work), (plan): Effect.Effect<A, E | FollowerTimeoutError, R> => {
         switch (plan._tag) {
           case "Answered":
@@ -132,6 +144,45 @@ class Coordinator<K, A, E> {
           }
         }
       })
+    })
+  }
+
+  /**
+   * The hash a key's Redis names derive from, or why the key cannot be
+   * shared across processes. Two processes share a flight only when their
+   * keys have the same canonical encoding (see `protocol.canonicalKey`) and
+   * each key is `Equal` to what its encoding decodes to: by transitivity the
+   * two keys are then `Equal` too. A schema whose encoding loses something
+   * (a lossy transformation, a plain object that is only equal to itself)
+   * fails the second check.
+   */
+  identify(key: K): Either.Either<string, string> {
+    const encoded = this.encodeKey(key)
+    if (Either.isLeft(encoded)) return Either.left(`it could not be encoded (${reasonOf(encoded.left)})`)
+    const canonical = protocol.canonicalKey(encoded.right)
+    if (Either.isLeft(canonical)) return canonical
+    const decoded = this.decodeKey(encoded.right)
+    if (Either.isRight(decoded) && isSameKey(decoded.right, key)) {
+      return Either.right(protocol.hashCanonicalKey(canonical.right))
+    }
+    return Either.left("it does not decode back to an Equal key")
+  }
+
+  /**
+   * A key that cannot be shared runs without Redis; the in-memory group still
+   * coalesces it within this process. Warned once per group, not per call:
+   * such keys tend to come from the group's key schema, so every call would.
+   */
+  runLocalOnly<R>(reason: string, work: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.suspend(() => {
+      this.stats.ranLocally++
+      if (this.warnedLocalOnly) return work
+      this.warnedLocalOnly = true
+      return Effect.logWarning(
+        `SingleFlightRedis "${this.options.name}": a key cannot be shared across processes ` +
+          `because ${reason}; such keys are coalesced within each process only. Keys that are Equal by value ` +
+          "(strings, numbers, Schema.Data structs and tuples) are shared. This is logged once per group."
+      ).pipe(Effect.zipRight(work))
     })
   }
 
