@@ -161,8 +161,8 @@ export const layerConnection: (options?: ConnectionOptions) => Layer.Layer<Redis
 
 /**
  * The timing of the protocol. Defaults: `lease` 5 seconds, `renewEvery` a
- * third of the lease, `pollEvery` 500 ms, `resultTtl` 10 seconds, no
- * `followerTimeout`.
+ * third of the lease, `pollEvery` 500 ms, `resultTtl` 10 seconds,
+ * `followerTimeout` `2 × lease + pollEvery` (10.5 seconds).
  *
  * - `lease`: how long a process owns a key without renewing. If the owner
  *   dies, another process takes over after at most `lease + pollEvery` (plus
@@ -176,7 +176,11 @@ export const layerConnection: (options?: ConnectionOptions) => Layer.Layer<Redis
  *   missed its publication; more than `pollEvery`. Results are not reused by
  *   later calls (that is `reuseSuccessFor`, per process).
  * - `followerTimeout`: how long a follower waits for other processes (from
- *   the start of the call's flight, across takeovers); then it follows
+ *   the start of the call's flight, across takeovers). Always finite, so that
+ *   no caller waits forever (an owner whose work hangs while it renews its
+ *   lease); the default leaves time for a dead owner to be replaced
+ *   (`lease + pollEvery`) and one more lease for its successor. Raise it when
+ *   the work itself may take longer. Then the follower follows
  *   `onFollowerTimeout`: `"runLocally"` (default) runs the work in this
  *   process, `"fail"` fails with a {@link FollowerTimeoutError}.
  *

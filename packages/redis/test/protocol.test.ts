@@ -118,13 +118,14 @@ describe("the Redis protocol", () => {
 describe("options", () => {
   const base = { name: "g", key: Schema.String, success: Schema.String }
 
-  it("the defaults are a 5 s lease renewed every third of it, 500 ms polls, 10 s results and no follower timeout", () => {
+  it("the defaults are a 5 s lease renewed every third of it, 500 ms polls, 10 s results, a 10.5 s follower timeout", () => {
     const resolved = resolve(base)
     expect(resolved.leaseMillis).toBe(5_000)
     expect(Duration.toMillis(resolved.renewEvery)).toBeCloseTo(5_000 / 3)
     expect(Duration.toMillis(resolved.pollEvery)).toBe(500)
     expect(resolved.resultTtlMillis).toBe(10_000)
-    expect(Duration.isFinite(resolved.followerTimeout)).toBe(false)
+    expect(Duration.toMillis(resolved.followerTimeout)).toBe(2 * 5_000 + 500)
+    expect(Duration.toMillis(resolve({ ...base, lease: "1 second", pollEvery: 100 }).followerTimeout)).toBe(2_100)
     expect(resolved.onFollowerTimeout).toBe("runLocally")
   })
 

@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import { pipeArguments } from "effect/Pipeable"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type * as SingleFlightRedis from "../SingleFlightRedis.js"
 import { RedisError, tag as connectionTag } from "./connection.js"
 import { resolve, type ResolvedOptions } from "./options.js"
@@ -107,6 +107,8 @@ class Coordinator<K, A, E> {
   constructor(
     readonly options: ResolvedOptions,
     readonly connection: SingleFlightRedis.RedisConnection,
+    /** The group's scope: clean-up forked into it is bounded by it. */
+    readonly scope: Scope.Scope,
     keySchema: Schema.Schema<K, unknown>,
     exitSchema: Schema.Schema<Exit.Exit<A, E>, string>
   ) {
@@ -235,14 +237,38 @@ class Coordinator<K, A, E> {
           protocol.acquire(this.connection, keys, token, this.options.leaseMillis),
           (holder): Effect.Effect<Turn<A, E>, RedisError, R | Scope.Scope> =>
             holder === token ? this.own(keys, token, work, followedBefore) : follow(holder),
-          (holder, exit) => holder === token ? this.settle(keys, token, exit) : Effect.void
+          // Settling (publishing, or giving the lease back) is one round trip the
+          // local callers need not wait for: with a frozen Redis it would cost
+          // them a whole command timeout.
+          (holder, exit) => holder === token ? this.inBackground(this.settle(keys, token, exit)) : Effect.void
         )
         if (turn._tag !== "Vacant") return turn
       }
     }).pipe(
-      Effect.scoped,
+      (negotiation) => this.withBackgroundScope(negotiation),
       Effect.catchTag("RedisError", (error) => Effect.succeed(runLocally("Redis is unavailable", error)))
     )
+  }
+
+  /**
+   * `Effect.scoped`, except that the scope (the follower's subscription) is
+   * closed in the background: unsubscribing from a Redis that stopped
+   * answering takes a whole command timeout, and the caller has its answer
+   * (or its fallback) already.
+   */
+  withBackgroundScope<X, Y, R>(
+    effect: Effect.Effect<X, Y, R | Scope.Scope>
+  ): Effect.Effect<X, Y, Exclude<R, Scope.Scope>> {
+    return Effect.acquireUseRelease(
+      Scope.make(),
+      (scope) => Scope.extend(effect, scope),
+      (scope, exit) => this.inBackground(Scope.close(scope, exit))
+    )
+  }
+
+  /** Runs clean-up in a fiber of the group's scope, so that no caller waits for it. */
+  inBackground(cleanUp: Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.asVoid(Effect.forkIn(cleanUp, this.scope))
   }
 
   own<R>(
@@ -400,11 +426,13 @@ export const make = <K, KI, A, AI, E, EI>(
     // An invalid option is thrown here and so becomes a defect.
     const resolved = yield* Effect.sync(() => resolve(options))
     const connection = yield* connectionTag
+    const scope = yield* Effect.scope
     const failure = (options.failure ?? Schema.Never) as Schema.Schema<E, EI>
     const exitSchema = Schema.parseJson(Schema.Exit({ success: options.success, failure, defect: Schema.Defect }))
     const coordinator = new Coordinator<K, A, E>(
       resolved,
       connection,
+      scope,
       options.key as Schema.Schema<K, unknown>,
       exitSchema as Schema.Schema<Exit.Exit<A, E>, string>
     )

@@ -90,8 +90,11 @@ export const resolve = <K, KI, A, AI, E, EI>(
       `expected more than pollEvery (${Duration.format(pollEvery)}), got ${Duration.format(resultTtl)}`
     )
   }
+  // Finite by default, so that no follower waits forever (an owner whose work
+  // hangs while it renews its lease, say): time for a dead owner to be
+  // replaced (lease + poll), and one more lease for its successor's work.
   const followerTimeout = options.followerTimeout === undefined
-    ? Duration.infinity
+    ? Duration.millis(2 * leaseMillis + Duration.toMillis(pollEvery))
     : validateDuration("followerTimeout", options.followerTimeout)
   const onFollowerTimeout = options.onFollowerTimeout ?? "runLocally"
   if (onFollowerTimeout !== "runLocally" && onFollowerTimeout !== "fail") {

@@ -145,9 +145,15 @@ const script = (source: string): Script => ({ source, sha1: createHash("sha1").u
 /**
  * `SET NX PX`, then the holder: our own token when we took the lease, the
  * owner's otherwise. One atomic step, so the holder read is the one that
- * beat us (Redis 7's `SET … NX GET` does the same, but not on Redis 6).
+ * beat us (Redis 7's `SET … NX GET` does the same, but not on Redis 6). A
+ * lease without an expiry was not written by an owner (they always set one):
+ * another tool, an old release, a hand. It is given one lease to live, so
+ * that it goes stale like a dead owner's instead of holding the key forever.
  */
 const acquireScript = script(`redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2])
+if redis.call("PTTL", KEYS[1]) == -1 then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
 return redis.call("GET", KEYS[1])`)
 
 /** Compare-and-extend: only the holder of the token may renew its lease. */
