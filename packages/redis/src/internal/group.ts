@@ -317,9 +317,11 @@ class Coordinator<K, A, E> {
 
   /**
    * After the owner's turn: publish the `Exit`, or give the lease back when
-   * there is nothing to share (the work was interrupted, or its exit could
-   * not be encoded) so that a follower takes over at once. Never fails: the
-   * local callers have their answer whatever Redis does now.
+   * there is nothing to share (the work was interrupted) so that a follower
+   * takes over at once. A result that cannot be encoded is published as a
+   * marker: its followers then run the work at once, side by side, instead of
+   * taking the lease one after another and failing to encode it in turn.
+   * Never fails: the local callers have their answer whatever Redis does now.
    */
   settle(
     keys: protocol.FlightKeys,
@@ -334,14 +336,14 @@ class Coordinator<K, A, E> {
     if (Exit.isFailure(exit) || exit.value._tag !== "Answered") return giveBack
     const workExit = exit.value.exit
     if (Exit.isFailure(workExit) && Cause.isInterruptedOnly(workExit.cause)) return giveBack
-    const payload = this.encodeExit(workExit)
-    if (Either.isLeft(payload)) {
-      return warn("the result could not be encoded, followers will run the work themselves")(payload.left).pipe(
-        Effect.zipRight(giveBack)
+    const encoded = this.encodeExit(workExit)
+    const publish = (payload: string) =>
+      protocol.complete(this.connection, keys, token, payload, this.options.resultTtlMillis).pipe(
+        Effect.catchAll(warn("publishing a result failed; followers take over when the lease expires"))
       )
-    }
-    return protocol.complete(this.connection, keys, token, payload.right, this.options.resultTtlMillis).pipe(
-      Effect.catchAll(warn("publishing a result failed; followers take over when the lease expires"))
+    if (Either.isRight(encoded)) return publish(encoded.right)
+    return warn("the result could not be encoded; its followers run the work themselves")(encoded.left).pipe(
+      Effect.zipRight(publish(protocol.unencodableResult))
     )
   }
 
@@ -395,6 +397,9 @@ class Coordinator<K, A, E> {
   }
 
   decode(payload: string): Turn<A, E> {
+    if (payload === protocol.unencodableResult) {
+      return runLocally("the owner's result could not be encoded", "it published no value")
+    }
     const exit = this.decodeExit(payload)
     if (Either.isLeft(exit)) return runLocally("another process's result could not be decoded", exit.left)
     this.stats.followed++

@@ -301,6 +301,16 @@ export interface Message {
   readonly payload: string | undefined
 }
 
+/**
+ * The payload an owner publishes when its result cannot be encoded. An
+ * encoded `Exit` is a JSON object and never starts with `!`; a process of an
+ * older release fails to decode it and runs the work locally, which is what
+ * the marker asks for anyway.
+ *
+ * @internal
+ */
+export const unencodableResult = "!unencodable"
+
 /** @internal */
 export const parseMessage = (raw: string): Message => {
   const newline = raw.indexOf("\n")
