@@ -1,3 +1,4 @@
+import { type RedisServer, startRedisServer } from "@effect-singleflight/testing/RedisServer"
 import { describe, expect, it } from "@effect/vitest"
 import {
   Arbitrary,
@@ -16,7 +17,6 @@ import {
 import { SingleFlightRedis } from "../src/index.js"
 import { testTiming } from "./fixtures/schemas.js"
 import { connect } from "./utils/instances.js"
-import { type RedisServer, startRedisServer } from "./utils/redisServer.js"
 
 const { RedisConnection } = SingleFlightRedis
 

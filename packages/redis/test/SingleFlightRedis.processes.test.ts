@@ -1,3 +1,4 @@
+import { startRedisServer } from "@effect-singleflight/testing/RedisServer"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Option } from "effect"
 import { SingleFlightRedis } from "../src/index.js"
@@ -10,7 +11,6 @@ import {
   type WorkerConfig
 } from "./fixtures/schemas.js"
 import { connect, counter, eventually, namesOf, since, subscribers } from "./utils/instances.js"
-import { startRedisServer } from "./utils/redisServer.js"
 import { isDone, isReady, isStarted, spawnWorker, type Worker } from "./utils/workers.js"
 
 const worker = (config: Omit<WorkerConfig, "workMillis"> & { readonly workMillis?: number }) =>

@@ -1,10 +1,10 @@
+import { freePort, startRedisServer } from "@effect-singleflight/testing/RedisServer"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber, Metric, Option, Schema } from "effect"
 import { SingleFlight, SingleFlightMetrics } from "effect-singleflight"
 import { SingleFlightRedis } from "../src/index.js"
 import { groupOptions, NotFound, testTiming } from "./fixtures/schemas.js"
 import { connect, eventually, namesOf, since, subscribers } from "./utils/instances.js"
-import { freePort, startRedisServer } from "./utils/redisServer.js"
 
 const { RedisConnection } = SingleFlightRedis
 

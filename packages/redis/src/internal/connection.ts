@@ -1,6 +1,7 @@
 /**
  * @internal
  */
+import { SingleFlight } from "effect-singleflight"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -9,7 +10,6 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { createClient } from "redis"
 import type * as SingleFlightRedis from "../SingleFlightRedis.js"
-import { validateDuration } from "./options.js"
 
 /** @internal */
 export class RedisError extends Data.TaggedError("RedisError")<{
@@ -113,10 +113,14 @@ export const make = (
     const { commandTimeout, connectTimeout, ...clientOptions } = options
     // An invalid option is thrown here and so becomes a defect.
     const resolvedConnectTimeout = yield* Effect.sync(() =>
-      connectTimeout === undefined ? defaultConnectTimeout : validateDuration("connectTimeout", connectTimeout)
+      connectTimeout === undefined
+        ? defaultConnectTimeout
+        : SingleFlight.validateDuration("connectTimeout", connectTimeout)
     )
     const resolvedCommandTimeout = yield* Effect.sync(() =>
-      commandTimeout === undefined ? defaultCommandTimeout : validateDuration("commandTimeout", commandTimeout)
+      commandTimeout === undefined
+        ? defaultCommandTimeout
+        : SingleFlight.validateDuration("commandTimeout", commandTimeout)
     )
 
     // Commands must fail fast while the connection is down (so that callers

@@ -1,9 +1,9 @@
+import { pollUntil } from "@effect-singleflight/testing/Poll"
+import type { RedisServer } from "@effect-singleflight/testing/RedisServer"
 import { type Duration, Effect, Either, Option } from "effect"
 import type { Scope } from "effect"
 import { SingleFlightRedis } from "../../src/index.js"
 import { canonicalKey, flightKeys, hashCanonicalKey } from "../../src/internal/protocol.js"
-import { pollUntil } from "./poll.js"
-import type { RedisServer } from "./redisServer.js"
 
 /**
  * The connections of one "instance" of a service: each has its own command

@@ -1,9 +1,9 @@
+import { pollUntil } from "@effect-singleflight/testing/Poll"
 import { Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { WorkerConfig, WorkerEvent } from "../fixtures/schemas.js"
-import { pollUntil } from "./poll.js"
 
 const workerPath = fileURLToPath(new URL("../fixtures/worker.ts", import.meta.url))
 const packageDir = fileURLToPath(new URL("../..", import.meta.url))

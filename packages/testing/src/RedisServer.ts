@@ -2,7 +2,7 @@ import { Data, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Net from "node:net"
-import { pollUntil } from "./poll.js"
+import { pollUntil } from "./Poll.js"
 
 /**
  * A `redis-server` of our own, on a free loopback port, without persistence.
@@ -26,7 +26,8 @@ export class RedisServerError extends Data.TaggedError("RedisServerError")<{ rea
 const binary = process.env.REDIS_SERVER ?? "redis-server"
 
 const missingBinary = new RedisServerError({
-  message: `redis-server was not found (tried "${binary}"). These tests start their own Redis: install it with ` +
+  message:
+    `redis-server was not found (tried "${binary}"). The tests and benchmarks start their own Redis: install it with ` +
     "`apt-get install -y redis-server` (Debian/Ubuntu), or set REDIS_SERVER to the path of a redis-server binary."
 })
 
