@@ -25,7 +25,7 @@ import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { RedisClientOptions } from "redis"
+import type { RedisClientOptions, RedisClusterOptions } from "redis"
 import * as connection from "./internal/connection.js"
 import * as group from "./internal/group.js"
 
@@ -37,9 +37,10 @@ import * as group from "./internal/group.js"
  * The Redis connections a group talks through: one for commands, and one
  * dedicated to pub/sub (a subscribed connection cannot send commands).
  *
- * {@link layerConnection} provides one on node-redis. Another client (ioredis,
- * a cluster client) only has to implement these two operations; the
- * protocol's keys and channels of a key share one hash slot.
+ * {@link layerConnection} provides one on node-redis, {@link layerCluster}
+ * one on a node-redis Cluster client. Another client (ioredis, say) only has
+ * to implement these two operations; the protocol's keys and channels of a
+ * key share one hash slot.
  *
  * @since 0.1.0
  * @category models
@@ -65,6 +66,12 @@ export interface RedisConnection {
     channel: string,
     onMessage: (message: string) => void
   ) => Effect.Effect<void, RedisError, Scope.Scope>
+  /**
+   * `true` when `subscribe` uses sharded pub/sub (`SSUBSCRIBE`, as on a Redis
+   * Cluster): results are then published with `SPUBLISH`, on the key's shard
+   * only. Default `false` (`SUBSCRIBE` and `PUBLISH`).
+   */
+  readonly sharded?: boolean | undefined
 }
 
 /**
@@ -154,6 +161,72 @@ export const makeConnection: (
  */
 export const layerConnection: (options?: ConnectionOptions) => Layer.Layer<RedisConnection, RedisError> =
   connection.layer
+
+/**
+ * Options of {@link layerCluster}: node-redis's own cluster options
+ * (`rootNodes`, `defaults` for every node's client, …) plus `connectTimeout`
+ * and `commandTimeout`, as in {@link ConnectionOptions}.
+ * `defaults.disableOfflineQueue` is always `true`.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * ```ts
+ * import { SingleFlightRedis } from "@effect-singleflight/redis"
+ *
+ * const options: SingleFlightRedis.ClusterOptions = {
+ *   rootNodes: [{ url: "redis://10.0.0.1:6379" }, { url: "redis://10.0.0.2:6379" }],
+ *   commandTimeout: "1 second"
+ * }
+ * ```
+ */
+export type ClusterOptions = RedisClusterOptions & {
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly commandTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Connects to a Redis Cluster with node-redis's cluster client, for as long
+ * as the current `Scope`. Commands are routed by their key's slot (every key
+ * and channel of a flight shares one hash tag, so one slot); results travel
+ * by sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`, Redis 7), on the key's shard
+ * only. When a master is down, the calls of its keys run locally.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SingleFlightRedis } from "@effect-singleflight/redis"
+ *
+ * const program = Effect.gen(function*() {
+ *   const redis = yield* SingleFlightRedis.makeCluster({ rootNodes: [{ url: "redis://127.0.0.1:7000" }] })
+ *   return yield* redis.send(["GET", "some-key"])
+ * }).pipe(Effect.scoped)
+ * ```
+ */
+export const makeCluster: (
+  options: ClusterOptions
+) => Effect.Effect<RedisConnection, RedisError, Scope.Scope> = connection.makeCluster
+
+/**
+ * The {@link RedisConnection} service on a Redis Cluster (see
+ * {@link makeCluster}). Fails with a {@link RedisError} when the cluster
+ * cannot be reached within `connectTimeout`.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { SingleFlightRedis } from "@effect-singleflight/redis"
+ *
+ * const RedisLive = SingleFlightRedis.layerCluster({
+ *   rootNodes: [{ url: "redis://10.0.0.1:6379" }, { url: "redis://10.0.0.2:6379" }]
+ * })
+ * ```
+ */
+export const layerCluster: (options: ClusterOptions) => Layer.Layer<RedisConnection, RedisError> =
+  connection.layerCluster
 
 // -----------------------------------------------------------------------------
 // the group

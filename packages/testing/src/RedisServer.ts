@@ -1,7 +1,10 @@
 import { Data, Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { pollUntil } from "./Poll.js"
 
 /**
@@ -72,11 +75,26 @@ const exited = (child: ChildProcess): Effect.Effect<void> =>
     child.once("exit", () => resume(Effect.void))
   })
 
-const launch = (port: number): Effect.Effect<ChildProcess, RedisServerError> =>
+/** Extra `redis-server` arguments, and the directory it runs in (where a cluster node writes its nodes.conf). */
+interface LaunchOptions {
+  readonly args?: ReadonlyArray<string>
+  readonly cwd?: string
+}
+
+const launch = (port: number, options: LaunchOptions = {}): Effect.Effect<ChildProcess, RedisServerError> =>
   Effect.gen(function*() {
-    const child = spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: "ignore"
-    })
+    const args = [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      ...options.args ?? []
+    ]
+    const child = spawn(binary, args, { stdio: "ignore", cwd: options.cwd })
     alive.add(child)
     child.once("exit", () => alive.delete(child))
     const spawnError = yield* Effect.async<NodeJS.ErrnoException | undefined>((resume) => {
@@ -107,12 +125,11 @@ const stop = (child: ChildProcess): Effect.Effect<void> =>
     return exited(child).pipe(Effect.timeout(Duration.seconds(5)), Effect.ignore)
   })
 
-/** Starts a server for the current scope; closing the scope kills it. */
-export const startRedisServer: Effect.Effect<RedisServer, RedisServerError, Scope.Scope> = Effect
-  .gen(function*() {
+const startWith = (options: LaunchOptions): Effect.Effect<RedisServer, RedisServerError, Scope.Scope> =>
+  Effect.gen(function*() {
     // A port found free may be taken before the server binds it: try a few.
     const { child: first, port } = yield* freePort.pipe(
-      Effect.flatMap((port) => Effect.map(launch(port), (child) => ({ child, port }))),
+      Effect.flatMap((port) => Effect.map(launch(port, options), (child) => ({ child, port }))),
       Effect.retry({ times: 3, while: (error) => error !== missingBinary })
     )
     let current = first
@@ -121,7 +138,7 @@ export const startRedisServer: Effect.Effect<RedisServer, RedisServerError, Scop
       port,
       url: `redis://127.0.0.1:${port}`,
       kill: Effect.suspend(() => stop(current)),
-      restart: Effect.map(launch(port), (child) => {
+      restart: Effect.map(launch(port, options), (child) => {
         current = child
       }),
       freeze: Effect.sync(() => {
@@ -131,4 +148,92 @@ export const startRedisServer: Effect.Effect<RedisServer, RedisServerError, Scop
         current.kill("SIGCONT")
       })
     }
+  })
+
+/** Starts a server for the current scope; closing the scope kills it. */
+export const startRedisServer: Effect.Effect<RedisServer, RedisServerError, Scope.Scope> = startWith({})
+
+// -----------------------------------------------------------------------------
+// a Redis Cluster
+// -----------------------------------------------------------------------------
+
+/** A Redis Cluster of masters without replicas, on loopback. */
+export interface RedisCluster {
+  /** The masters; `kill` one and its slots become unavailable (nobody replaces it). */
+  readonly nodes: ReadonlyArray<RedisServer>
+  /** The nodes' URLs, to give a cluster client as its root nodes. */
+  readonly urls: ReadonlyArray<string>
+}
+
+const cliBinary = process.env.REDIS_CLI ?? "redis-cli"
+
+/** Runs `redis-cli` to completion; fails with its output when it exits with an error. */
+const redisCli = (args: ReadonlyArray<string>): Effect.Effect<string, RedisServerError> =>
+  Effect.async<string, RedisServerError>((resume) => {
+    const child = spawn(cliBinary, args, { stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.once("error", (error: NodeJS.ErrnoException) =>
+      resume(Effect.fail(
+        new RedisServerError({
+          message: error.code === "ENOENT"
+            ? `redis-cli was not found (tried "${cliBinary}"). Install Debian's redis-tools (a dependency of ` +
+              "redis-server), or set REDIS_CLI to the path of a redis-cli binary."
+            : `redis-cli could not start: ${error.message}`
+        })
+      )))
+    child.once("exit", (code) =>
+      resume(
+        code === 0
+          ? Effect.succeed(output)
+          : Effect.fail(new RedisServerError({ message: `redis-cli ${args.join(" ")} failed: ${output.slice(-2000)}` }))
+      ))
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+/**
+ * Starts `masters` cluster-enabled servers on free loopback ports, joins them
+ * with `redis-cli --cluster create` (no replicas) and waits until every node
+ * reports `cluster_state:ok`. Full coverage is not required, so that the
+ * other masters keep answering when one is killed.
+ */
+export const startRedisCluster = (masters = 3): Effect.Effect<RedisCluster, RedisServerError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const directory = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "redis-cluster-"))),
+      (directory) => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true }))
+    )
+    const nodes = yield* Effect.forEach(
+      Array.from({ length: masters }, (_, index) => index),
+      (index) => {
+        const cwd = Path.join(directory, String(index))
+        Fs.mkdirSync(cwd)
+        return startWith({
+          cwd,
+          args: [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "1000",
+            "--cluster-require-full-coverage",
+            "no"
+          ]
+        })
+      },
+      { concurrency: "unbounded" }
+    )
+    const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`)
+    yield* redisCli(["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"])
+    const allOk = Effect.map(
+      Effect.forEach(nodes, ({ port }) => Effect.either(redisCli(["-p", String(port), "cluster", "info"]))),
+      (infos) => infos.every((info) => info._tag === "Right" && info.right.includes("cluster_state:ok"))
+    )
+    const ok = yield* pollUntil(allOk, (ok) => ok, { every: "50 millis", timeout: "10 seconds" })
+    if (Option.isNone(ok)) {
+      return yield* Effect.fail(new RedisServerError({ message: "the Redis Cluster did not reach cluster_state:ok" }))
+    }
+    return { nodes, urls: nodes.map(({ url }) => url) }
   })

@@ -170,7 +170,7 @@ return 0`)
  * followers still wait for it.
  */
 const completeScript = script(`redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
-redis.call("PUBLISH", ARGV[4], ARGV[1] .. "\\n" .. ARGV[2])
+redis.call(ARGV[5], ARGV[4], ARGV[1] .. "\\n" .. ARGV[2])
 if redis.call("GET", KEYS[1]) == ARGV[1] then
   redis.call("DEL", KEYS[1])
 end
@@ -180,7 +180,7 @@ return 1`)
 const releaseScript = script(`if redis.call("GET", KEYS[1]) == ARGV[1] then
   redis.call("DEL", KEYS[1])
 end
-redis.call("PUBLISH", ARGV[2], ARGV[1])
+redis.call(ARGV[3], ARGV[2], ARGV[1])
 return 1`)
 
 /** @internal */
@@ -245,6 +245,13 @@ export const renew = (
 ): Effect.Effect<boolean, RedisError> =>
   Effect.map(evalScript(connection, scripts.renew, [keys.lease], [token, String(leaseMillis)]), (reply) => reply === 1)
 
+/**
+ * Sharded pub/sub on a Cluster keeps a publication on its key's shard;
+ * classic `PUBLISH` would be broadcast to every node.
+ */
+const publishCommand = (connection: SingleFlightRedis.RedisConnection): string =>
+  connection.sharded === true ? "SPUBLISH" : "PUBLISH"
+
 /** @internal */
 export const complete = (
   connection: SingleFlightRedis.RedisConnection,
@@ -258,7 +265,8 @@ export const complete = (
       token,
       payload,
       String(resultTtlMillis),
-      keys.channel
+      keys.channel,
+      publishCommand(connection)
     ])
   )
 
@@ -268,7 +276,9 @@ export const release = (
   keys: FlightKeys,
   token: string
 ): Effect.Effect<void, RedisError> =>
-  Effect.asVoid(evalScript(connection, scripts.release, [keys.lease], [token, keys.channel]))
+  Effect.asVoid(
+    evalScript(connection, scripts.release, [keys.lease], [token, keys.channel, publishCommand(connection)])
+  )
 
 /**
  * The holder of the lease and the stored result of `token`, read together
