@@ -1,6 +1,6 @@
 import { freePort, startRedisServer } from "@effect-singleflight/testing/RedisServer"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Metric, Option, Schema } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Logger, LogLevel, Metric, Option, Schema } from "effect"
 import { SingleFlight, SingleFlightMetrics } from "effect-singleflight"
 import { SingleFlightRedis } from "../src/index.js"
 import { groupOptions, NotFound, testTiming } from "./fixtures/schemas.js"
@@ -333,6 +333,26 @@ describe("SingleFlightRedis", () => {
         }),
       15_000
     )
+
+    it.scopedLive("with Redis down, a burst of calls logs one warning line per kind, not one per call", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const group = yield* groupOn(yield* connect(server), "burst")
+        yield* server.kill
+        const warnings: Array<string> = []
+        const logger = Logger.make(({ logLevel, message }) => {
+          if (logLevel === LogLevel.Warning) warnings.push(String(message))
+        })
+        const results = yield* Effect.forEach(
+          Array.from({ length: 40 }, (_, i) => `k${i}`),
+          (key) => group.call(key, Effect.succeed(key)),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+        expect(results).toHaveLength(40)
+        expect((yield* group.redisStats).ranLocally).toBe(40)
+        expect(warnings).toHaveLength(1)
+        expect(warnings[0]).toContain("Redis is unavailable; running the work in this process")
+      }))
 
     it.scopedLive("a late subscriber, whose subscription lands after the owner published, reads the stored result", () =>
       Effect.gen(function*() {

@@ -3,7 +3,6 @@
  */
 import { SingleFlight } from "effect-singleflight"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -18,6 +17,7 @@ import type * as SingleFlightRedis from "../SingleFlightRedis.js"
 import { RedisError, tag as connectionTag } from "./connection.js"
 import { resolve, type ResolvedOptions } from "./options.js"
 import * as protocol from "./protocol.js"
+import { monotonicMillis, Warnings } from "./warnings.js"
 
 /** @internal */
 export class FollowerTimeoutError extends Data.TaggedError("FollowerTimeoutError")<{
@@ -63,12 +63,6 @@ const pollDue = { _tag: "PollDue" } as const
 const runLocally = (reason: string, cause: unknown) => ({ _tag: "RunLocally", reason, cause }) as const
 
 /** A short reason for a log line: a Redis error's own cause, a parse error's message. */
-/**
- * Milliseconds on the monotonic clock (`currentTimeMillis` follows the wall
- * clock, which may jump): deadlines and poll times are intervals.
- */
-const monotonicMillis: Effect.Effect<number> = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
-
 const reasonOf = (cause: unknown): string => {
   if (cause instanceof RedisError) return `${cause.operation}: ${reasonOf(cause.cause)}`
   return cause instanceof Error ? cause.message : String(cause)
@@ -99,6 +93,7 @@ class Coordinator<K, A, E> {
   readonly decodeKey: (encoded: unknown) => Either.Either<K, unknown>
   /** Set by the first key that cannot be shared across processes: the warning is logged once per group. */
   warnedLocalOnly = false
+  readonly warnings: Warnings
   readonly encodeExit: (exit: Exit.Exit<A, E>) => Either.Either<string, unknown>
   readonly decodeExit: (payload: string) => Either.Either<Exit.Exit<A, E>, unknown>
   readonly pollEvery: number
@@ -112,6 +107,7 @@ class Coordinator<K, A, E> {
     keySchema: Schema.Schema<K, unknown>,
     exitSchema: Schema.Schema<Exit.Exit<A, E>, string>
   ) {
+    this.warnings = new Warnings(options.name)
     this.encodeKey = Schema.encodeEither(keySchema)
     this.decodeKey = Schema.decodeUnknownEither(keySchema)
     this.encodeExit = Schema.encodeEither(exitSchema)
@@ -194,10 +190,11 @@ class Coordinator<K, A, E> {
   ): Effect.Effect<A, E, R> {
     return Effect.suspend(() => {
       this.stats.ranLocally++
-      return Effect.logWarning(
-        `SingleFlightRedis "${this.options.name}": ${plan.reason} (${reasonOf(plan.cause)}); ` +
-          "running the work in this process, without a lease"
-      ).pipe(Effect.zipRight(work))
+      return this.warnings.warn(
+        `${plan.reason}; running the work in this process, without a lease`,
+        reasonOf(plan.cause)
+      )
+        .pipe(Effect.zipRight(work))
     })
   }
 
@@ -298,19 +295,14 @@ class Coordinator<K, A, E> {
    */
   renewLease(keys: protocol.FlightKeys, token: string): Effect.Effect<void> {
     const renewOnce = protocol.renew(this.connection, keys, token, this.options.leaseMillis).pipe(
-      Effect.catchAll((error) =>
-        Effect.logWarning(`SingleFlightRedis "${this.options.name}": renewing a lease failed (${reasonOf(error)})`)
-          .pipe(
-            Effect.as(true)
-          )
-      )
+      Effect.catchAll((error) => Effect.as(this.warnings.warn("renewing a lease failed", reasonOf(error)), true))
     )
     return Effect.sleep(this.options.renewEvery).pipe(
       Effect.zipRight(renewOnce),
       Effect.repeat({ while: (held) => held }),
-      Effect.zipRight(Effect.logWarning(
-        `SingleFlightRedis "${this.options.name}": the lease was lost while the work ran; ` +
-          "another process may be running the same work"
+      Effect.zipRight(this.warnings.warn(
+        "the lease was lost while the work ran; another process may be running the same work",
+        "a renewal found another holder"
       ))
     )
   }
@@ -328,8 +320,7 @@ class Coordinator<K, A, E> {
     token: string,
     exit: Exit.Exit<Turn<A, E>, unknown>
   ): Effect.Effect<void> {
-    const warn = (what: string) => (error: unknown) =>
-      Effect.logWarning(`SingleFlightRedis "${this.options.name}": ${what} (${reasonOf(error)})`)
+    const warn = (what: string) => (error: unknown) => this.warnings.warn(what, reasonOf(error))
     const giveBack = protocol.release(this.connection, keys, token).pipe(
       Effect.catchAll(warn("giving a lease back failed; followers take over when it expires"))
     )
@@ -441,6 +432,9 @@ export const make = <K, KI, A, AI, E, EI>(
       options.key as Schema.Schema<K, unknown>,
       exitSchema as Schema.Schema<Exit.Exit<A, E>, string>
     )
+    // Added before any flight or background clean-up uses the scope: finalizers
+    // run in reverse order, so the last counts are logged after those ended.
+    yield* Effect.addFinalizer(() => coordinator.warnings.flush)
     // In-memory coalescing first: at most one coordination per key and flight
     // in this process, shared by all of its local callers.
     const local = yield* SingleFlight.make<K, A, E>({
