@@ -59,7 +59,10 @@ describe("SingleFlightRedis on a Redis Cluster (three masters)", () => {
               name: "cluster-fleet",
               keys,
               mode: "succeed",
-              workMillis: 1_000
+              // On a loaded machine a worker may hear "go" late, or open its first connection to a shard's
+              // pub/sub slowly: a long flight and patient commands keep the test about coalescing.
+              workMillis: 2_000,
+              commandTimeout: 5_000
             }),
           { concurrency: "unbounded" }
         )
@@ -79,7 +82,8 @@ describe("SingleFlightRedis on a Redis Cluster (three masters)", () => {
         for (const key of keys) {
           const outcomes = yield* Effect.forEach(workers, (worker) => worker.waitFor(isDone(key)))
           const values = outcomes.map(({ outcome }) => outcome._tag === "Success" ? outcome.value : outcome._tag)
-          expect(new Set(values).size).toBe(1)
+          const logs = workers.map((worker) => `${worker.id}: ${worker.stderr()}`).join("\n")
+          expect(new Set(values).size, `values of ${key}: ${values.join(", ")}; logs:\n${logs}`).toBe(1)
           expect(values[0]).toMatch(new RegExp(`^w[1-3]:${key}$`))
           expect(yield* counter(admin, runsKey("cluster-fleet", key))).toBe(1)
         }
