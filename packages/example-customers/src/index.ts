@@ -6,3 +6,4 @@
 export * as Customers from "./Customers.js"
 export * as CustomerServer from "./CustomerServer.js"
 export * as Database from "./Database.js"
+export * as Load from "./Load.js"
