@@ -69,7 +69,7 @@ const bar = (share: number, width: number): string => {
 export const renderText = (series: ReadonlyArray<Series>, barWidth = 20): string => {
   const rows = histogram(series)
   const labelWidth = Math.max(...rows.map((row) => row.bucket.label.length))
-  const cellWidth = Math.max(barWidth + 6, ...series.map((s) => s.label.length + 2))
+  const cellWidth = Math.max(barWidth + 8, ...series.map((s) => s.label.length + 2))
   const header = " ".repeat(labelWidth + 2) + series.map((s) => s.label.padEnd(cellWidth)).join("")
   const lines = rows.map((row) =>
     `${row.bucket.label.padStart(labelWidth)}  ` +
@@ -85,10 +85,10 @@ const escapeXml = (text: string): string =>
 const colors = ["#9ca3af", "#1d4ed8", "#16a34a", "#ea580c"]
 
 /** The histogram as an SVG: a group of horizontal bars per bucket, a colour per series, a legend with the notes. */
-export const renderSvg = (series: ReadonlyArray<Series>, title: string, subtitle: string): string => {
+export const renderSvg = (series: ReadonlyArray<Series>, title: string, subtitle: ReadonlyArray<string>): string => {
   const rows = histogram(series)
   const width = 860
-  const labelWidth = 90
+  const labelWidth = 110
   const plotLeft = labelWidth + 16
   const plotWidth = width - plotLeft - 70
   const barHeight = 12
@@ -96,8 +96,10 @@ export const renderSvg = (series: ReadonlyArray<Series>, title: string, subtitle
   const parts: Array<string> = []
   let y = 28
   parts.push(`<text x="16" y="${y}" font-size="17" font-weight="bold">${escapeXml(title)}</text>`)
-  y += 20
-  parts.push(`<text x="16" y="${y}" font-size="12" fill="#4b5563">${escapeXml(subtitle)}</text>`)
+  for (const line of subtitle) {
+    y += 18
+    parts.push(`<text x="16" y="${y}" font-size="12" fill="#4b5563">${escapeXml(line)}</text>`)
+  }
   y += 22
   series.forEach((s, index) => {
     parts.push(`<rect x="16" y="${y - 10}" width="12" height="11" fill="${colors[index % colors.length]}"/>`)

@@ -143,7 +143,7 @@ const writeTheDocs = (results: ReadonlyArray<Result>, setting: string, report: s
     }`
     yield* fs.writeFileString(
       Path.join(root, "docs/demo.svg"),
-      Chart.renderSvg(series(results), "pnpm demo: latency of each request, by mode", setting)
+      Chart.renderSvg(series(results), "pnpm demo: latency of each request, by mode", setting.split("; "))
     )
     const readme = yield* fs.readFileString(Path.join(root, "README.md"))
     const from = readme.indexOf(begin)
