@@ -81,7 +81,8 @@ const answer = <A>(path: string, name: string, found: (id: number) => A) =>
 
 /** `GET /?name=…`, answered as the seed's handler does. */
 const idByQuery = Effect.gen(function*() {
-  const { name } = yield* HttpServerRequest.ParsedSearchParams
+  // Absent parameters are absent from the record, whatever its type says.
+  const name: string | Array<string> | undefined = (yield* HttpServerRequest.ParsedSearchParams).name
   if (Array.isArray(name)) {
     return errorResponse(
       "/",
@@ -89,7 +90,7 @@ const idByQuery = Effect.gen(function*() {
       `Bad Request: the query parameter "name" was given ${name.length} times; give it once, e.g. GET /?name=customer-1`
     )
   }
-  const checked = checkName(name as string | undefined)
+  const checked = checkName(name)
   if (Either.isLeft(checked)) {
     return errorResponse(
       "/",
@@ -118,9 +119,10 @@ const encodeCustomer = HttpServerResponse.schemaJson(Customers.Customer)
 
 /** `GET /customers/<name>` as JSON, encoded with the `Customer` schema; `/customers/a/b` is an unknown path. */
 const customerByPath = Effect.gen(function*() {
-  const path = pathOf(yield* HttpServerRequest.HttpServerRequest)
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const path = pathOf(request)
   const raw = path.slice("/customers/".length)
-  if (raw.includes("/")) return unknownPath("GET", path)
+  if (raw.includes("/")) return unknownPath(request.method, path)
   const name = Either.flatMap(decodeName(raw), checkName)
   if (Either.isLeft(name)) return errorResponse(path, 400, name.left)
   const found = yield* answer(path, name.right, (id) => new Customers.Customer({ id, name: name.right }))
@@ -166,7 +168,8 @@ const unmatched = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) 
  */
 export const router: HttpApp.Default<never, Customers.Customers> = HttpRouter.empty.pipe(
   HttpRouter.get("/", idByQuery),
-  // A wildcard rather than `:name`: the router would refuse long names and bad escapes with a bare 404.
+  // A wildcard rather than `:name`, which the router refuses beyond 100 characters. It still refuses malformed
+  // escapes: `unmatched` hands those to `customerByPath`, which says what is wrong with them.
   HttpRouter.get("/customers/*", customerByPath),
   Effect.catchTag("RouteNotFound", () => unmatched)
 )
