@@ -16,7 +16,8 @@ Effect.gen(function*() {
   const server = yield* CustomerServer.CustomerServer
   yield* Effect.logInfo(
     `customer service listening on ${server.url}\n` +
-      `  try:      curl -i '${server.url}/?name=customer-1'   (see the ${CustomerServer.singleFlightHeader} header)\n` +
+      `  try:      curl -i '${server.url}/?name=customer-1'   (the ${CustomerServer.singleFlightHeader} header: ` +
+      "leader or shared with HTTP_SINGLEFLIGHT=true, bypass otherwise)\n" +
       `            curl -i ${server.url}/customers/customer-1\n` +
       `  metrics:  curl ${server.url}/metrics   (singleflight_calls_total, singleflight_executions_total, ` +
       `customers_db_queries_total)\n` +
