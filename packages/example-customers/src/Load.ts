@@ -6,7 +6,7 @@
  * take the server's CPU.
  */
 import { HttpClient } from "@effect/platform"
-import { Array as Arr, Duration, Effect, Schema } from "effect"
+import { Array as Arr, Duration, Effect, Record, Schema } from "effect"
 import { singleFlightHeader } from "./CustomerServer.js"
 
 export class Burst extends Schema.Class<Burst>("Burst")({
@@ -80,20 +80,18 @@ export const run = (burst: Burst): Effect.Effect<Outcome, unknown, HttpClient.Ht
       Effect.flatMap((response) => response.text),
       Effect.map(parseMetrics)
     )
-    const roles: Record<string, number> = {}
-
     /** One request; customer-N's id is N, so every answer can be checked. */
     const fetchId = (name: string) =>
       client.get(`${burst.url}/`, { urlParams: { name } }).pipe(
         Effect.flatMap((response) =>
-          Effect.map(response.text, (text) => {
-            const role = response.headers[singleFlightHeader] ?? "none"
-            roles[role] = (roles[role] ?? 0) + 1
-            const expected = name.slice("customer-".length)
-            return response.status === 200 && text === expected ? undefined : `${name}: ${response.status} ${text}`
-          })
+          Effect.map(response.text, (text) => ({
+            role: response.headers[singleFlightHeader] ?? "none",
+            failure: response.status === 200 && text === name.slice("customer-".length)
+              ? undefined
+              : `${name}: ${response.status} ${text}`
+          }))
         ),
-        Effect.catchAll((error) => Effect.succeed(`${name}: ${error.message}`)),
+        Effect.catchAll((error) => Effect.succeed({ role: "none", failure: `${name}: ${error.message}` })),
         Effect.timed
       )
 
@@ -101,7 +99,6 @@ export const run = (burst: Burst): Effect.Effect<Outcome, unknown, HttpClient.Ht
       concurrency: burst.concurrency,
       discard: true
     })
-    for (const role of Object.keys(roles)) delete roles[role]
     const before = yield* metrics
 
     const tick = makeProgress(burst.label, burst.requests)
@@ -119,7 +116,7 @@ export const run = (burst: Burst): Effect.Effect<Outcome, unknown, HttpClient.Ht
       queries: delta("customers_db_queries_total"),
       calls: delta("singleflight_calls_total"),
       executions: delta("singleflight_executions_total"),
-      roles,
-      failures: outcomes.flatMap(([, failure]) => failure === undefined ? [] : [failure])
+      roles: Record.map(Arr.groupBy(outcomes, ([, { role }]) => role), (group) => group.length),
+      failures: outcomes.flatMap(([, { failure }]) => failure === undefined ? [] : [failure])
     })
   })

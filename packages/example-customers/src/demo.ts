@@ -197,6 +197,11 @@ const main = Effect.gen(function*() {
   const report = [
     table(results),
     "",
+    "x-singleflight response header:",
+    ...results.map(({ label, outcome }) =>
+      `  ${label}: ${Object.entries(outcome.roles).sort().map(([role, count]) => `${role} ${count}`).join(", ")}`
+    ),
+    "",
     "latency of each request (share of the requests in each bucket):",
     "",
     Chart.renderText(series(results))
