@@ -154,7 +154,8 @@ const writeTheDocs = (results: ReadonlyArray<Result>, setting: string, report: s
     const block = [
       begin,
       "",
-      "![Latency of each request in the three modes: without singleflight most requests wait behind the pool; with it almost all answer within one round trip](docs/demo.svg)",
+      "![Latency of each request in the three modes: without singleflight most requests wait five round trips behind " +
+      "the pool; with it most answer within two](docs/demo.svg)",
       "",
       `One run on ${new Date().toISOString().slice(0, 10)} (${machine}):`,
       "",
