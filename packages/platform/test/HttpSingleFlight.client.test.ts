@@ -2,7 +2,7 @@ import { HttpSingleFlight } from "@effect-singleflight/platform"
 import { HttpClient, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { HttpApp } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber, Ref, Stream } from "effect"
 import { eventually, makeGatedCounter, TestServer, textOf } from "./utils.js"
 
 /**
@@ -211,4 +211,31 @@ describe("HttpSingleFlight.makeClient", () => {
       yield* Effect.forEach(fibers, Fiber.join)
       expect(yield* counter.runs).toBe(1)
     }).pipe(Effect.provide(HttpSingleFlight.layerClient()), Effect.provide(TestServer)))
+
+  it.scopedLive("an unshareable response whose caller left is aborted, and the caller that stayed sends its own", () =>
+    Effect.gen(function*() {
+      const counter = yield* makeGatedCounter
+      const aborted = yield* Ref.make(false)
+      // The first run answers with a private body that never ends: only an abort from the client ends it.
+      const app = Effect.map(counter.enter, (run) =>
+        run === 1
+          ? HttpServerResponse.stream(
+            Stream.concat(Stream.make(new TextEncoder().encode("for the first caller")), Stream.never).pipe(
+              Stream.ensuring(Ref.set(aborted, true))
+            ),
+            { headers: { "cache-control": "private" } }
+          )
+          : HttpServerResponse.text("for the caller that stayed", { headers: { "cache-control": "private" } }))
+      const client = yield* setup(app)
+      const leaving = yield* Effect.fork(client.get("/mine"))
+      yield* eventually(counter.runs, (runs) => runs === 1)
+      const staying = yield* Effect.fork(client.get("/mine").pipe(Effect.flatMap(textOf)))
+      yield* settle
+      yield* Fiber.interrupt(leaving)
+      yield* counter.open
+
+      expect((yield* Fiber.join(staying)).text).toBe("for the caller that stayed")
+      yield* eventually(Ref.get(aborted), (isAborted) => isAborted)
+      expect(yield* counter.runs).toBe(2)
+    }).pipe(Effect.provide(TestServer)))
 })
