@@ -373,6 +373,40 @@ describe("HttpSingleFlight.middleware", () => {
       expect(yield* counter.runs).toBe(1)
     }).pipe(Effect.provide(TestServer)))
 
+  it.scopedLive("with a custom key, a response that varies on a header is not shared unless headers lists it", () =>
+    Effect.gen(function*() {
+      const byPath = (request: HttpServerRequest.HttpServerRequest) => Option.some(request.url.split("?")[0])
+      const varyingOnAccept = (counter: Effect.Effect.Success<typeof makeGatedCounter>) =>
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          Effect.as(
+            counter.enter,
+            HttpServerResponse.text(`for ${request.headers["accept"]}`, { headers: { vary: "Accept" } })
+          ))
+      const unknown = yield* makeGatedCounter
+      const unknownKey = yield* serve(varyingOnAccept(unknown), { key: byPath })
+      const fibers = yield* fireAll(3, (i) => getText(`/negotiated?i=${i}`, { accept: `text/x-${i}` }))
+      yield* awaitCalls(unknownKey.stats, 3)
+      yield* unknown.open
+      const responses = yield* Effect.forEach(fibers, Fiber.join)
+      expect(responses.map((response) => response.text)).toEqual(["for text/x-0", "for text/x-1", "for text/x-2"])
+      expect(yield* unknown.runs).toBe(3)
+    }).pipe(
+      Effect.zipRight(Effect.gen(function*() {
+        // a key that includes Accept, and says so
+        const counter = yield* makeGatedCounter
+        const singleFlight = yield* serve(
+          Effect.as(counter.enter, HttpServerResponse.text("negotiated", { headers: { vary: "Accept" } })),
+          { key: (request) => Option.some(`${request.url} ${request.headers["accept"]}`), headers: ["accept"] }
+        )
+        const fibers = yield* fireAll(3, () => getText("/negotiated", { accept: "text/plain" }))
+        yield* awaitCalls(singleFlight.stats, 3)
+        yield* counter.open
+        yield* Effect.forEach(fibers, Fiber.join)
+        expect(yield* counter.runs).toBe(1)
+      })),
+      Effect.provide(TestServer)
+    ))
+
   it.scopedLive("the app-wide middleware is provided by a layer", () =>
     Effect.gen(function*() {
       const counter = yield* makeGatedCounter

@@ -15,7 +15,9 @@ import * as headers from "./headers.js"
  */
 export interface Resolved {
   readonly methods: ReadonlySet<string>
+  /** The request headers of the default key. */
   readonly headers: ReadonlyArray<string>
+  /** The request headers known to be in the key, which a shared response may `Vary` on. */
   readonly headerSet: ReadonlySet<string>
   readonly maxBodySize: number
 }
@@ -57,15 +59,24 @@ const resolveSize = (input: bigint | number | undefined): number => {
   return bytes
 }
 
-/** @internal */
+/**
+ * `headerSet` is what the `Vary` rule trusts to be in the key. With a custom
+ * `key` the package cannot see which headers it covers: only the headers
+ * listed explicitly are trusted then, and none by default.
+ *
+ * @internal
+ */
 export const resolveCommon = (
-  options: Pick<HttpSingleFlight.Options, "methods" | "headers" | "maxBodySize"> | undefined
+  options:
+    | Pick<HttpSingleFlight.Options, "methods" | "headers" | "maxBodySize"> & { readonly key?: unknown }
+    | undefined
 ): Resolved => {
   const names = resolveHeaders(options?.headers)
+  const trusted = options?.key !== undefined && options.headers === undefined ? [] : names
   return {
     methods: resolveMethods(options?.methods),
     headers: names,
-    headerSet: new Set(names),
+    headerSet: new Set(trusted),
     maxBodySize: resolveSize(options?.maxBodySize)
   }
 }
