@@ -1,5 +1,5 @@
 import { HttpSingleFlight } from "@effect-singleflight/platform"
-import { HttpClient, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpClient, HttpClientRequest, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { HttpApp } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Ref, Stream } from "effect"
@@ -85,6 +85,29 @@ describe("HttpSingleFlight.makeClient", () => {
       yield* counter.open
       const responses = yield* Effect.forEach(fibers, Fiber.join)
       expect(new Set(responses.map((response) => response.text)).size).toBe(4)
+    }).pipe(Effect.provide(TestServer)))
+
+  it.scopedLive("GETs with a body each go upstream, even for the same URL", () =>
+    Effect.gen(function*() {
+      const counter = yield* makeGatedCounter
+      const client = yield* setup(
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          Effect.flatMap(request.text, (body) =>
+            Effect.as(counter.enter, HttpServerResponse.text(`results for ${body}`))))
+      )
+      const queries = [`{"q":"alice"}`, `{"q":"bob"}`]
+      const fibers = yield* fireAll(queries.length, (i) =>
+        client.execute(
+          HttpClientRequest.get("/search").pipe(HttpClientRequest.bodyText(queries[i]!, "application/json"))
+        )
+          .pipe(Effect.flatMap(textOf)))
+      yield* eventually(counter.runs, (runs) =>
+        runs === queries.length)
+      yield* counter.open
+      const responses = yield* Effect.forEach(fibers, Fiber.join)
+      expect(responses.map((response) =>
+        response.text
+      )).toEqual(queries.map((query) => `results for ${query}`))
     }).pipe(Effect.provide(TestServer)))
 
   it.scopedLive("a response declared larger than maxBodySize goes to one caller unread, and the others fetch their own", () =>
