@@ -187,6 +187,33 @@ describe("HttpSingleFlight.middleware", () => {
       expect(yield* Ref.get(handlerInterrupted)).toBe(false)
     }).pipe(Effect.provide(TestServer)))
 
+  it.scopedLive("a response meant for the leader alone is released if the leader has gone, and the others run their own", () =>
+    Effect.gen(function*() {
+      const counter = yield* makeGatedCounter
+      const released = yield* Ref.make(0)
+      const leftEarly = yield* Ref.make(0)
+      const singleFlight = yield* HttpSingleFlight.make()
+      const app = Effect.gen(function*() {
+        const run = yield* counter.enter
+        yield* Effect.addFinalizer(() => Ref.update(released, (n) => n + 1))
+        return HttpServerResponse.text(`run ${run}`, { headers: { "cache-control": "private" } })
+      })
+      // Outside the middleware: sees the leader's own fiber end.
+      yield* HttpServer.serveEffect(
+        singleFlight.middleware(app).pipe(Effect.onInterrupt(() => Ref.update(leftEarly, (n) => n + 1)))
+      )
+      const leaving = yield* rawRequest(yield* port, "/mine")
+      yield* eventually(counter.runs, (runs) => runs === 1)
+      const staying = yield* Effect.fork(getText("/mine"))
+      yield* awaitCalls(singleFlight.stats, 2)
+      leaving.destroy()
+      yield* eventually(Ref.get(leftEarly), (n) => n === 1)
+      yield* counter.open
+
+      expect((yield* Fiber.join(staying)).text).toBe("run 2")
+      yield* eventually(Ref.get(released), (n) => n === 2)
+    }).pipe(Effect.provide(TestServer)))
+
   it.scopedLive("when every client has disconnected the handler is interrupted", () =>
     Effect.gen(function*() {
       const counter = yield* makeGatedCounter
