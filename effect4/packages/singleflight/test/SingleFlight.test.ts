@@ -532,6 +532,25 @@ describe("SingleFlight", () => {
         }))
     }
 
+    it.effect("validateDuration decodes a valid duration and names the option of an invalid one", () =>
+      Effect.gen(function*() {
+        expect(Duration.toMillis(SingleFlight.validateDuration("lease", "2 seconds"))).toBe(2000)
+        expect(Duration.toMillis(SingleFlight.validateDuration("lease", 0))).toBe(0)
+        const invalid: ReadonlyArray<Duration.Input> = [
+          -5,
+          Number.NaN,
+          "-1 second",
+          Duration.infinity,
+          "soon" as Duration.Input
+        ]
+        for (const input of invalid) {
+          const exit = yield* Effect.exit(Effect.sync(() => SingleFlight.validateDuration("lease", input)))
+          const defect = defectOf(exit)
+          expect(defect).toBeInstanceOf(SingleFlight.InvalidOptionsError)
+          expect((defect as SingleFlight.InvalidOptionsError).option).toBe("lease")
+        }
+      }))
+
     it.effect("an unknown per-call policy is an InvalidOptionsError defect and registers nothing", () =>
       Effect.gen(function*() {
         const group = yield* SingleFlight.make<string, number>()
