@@ -60,7 +60,7 @@ export type AbandonPolicy = "interrupt" | "interruptInBackground" | "runToComple
  * defect with an {@link InvalidOptionsError}.
  *
  * - `name`: the group's name in spans (`singleflight.group`) and metrics
- *   (label `singleflight_group`, see `SingleFlightMetrics`); default
+ *   (attribute `singleflight_group`, see `SingleFlightMetrics`); default
  *   `"default"`.
  * - `metrics`: whether the group updates the metrics of `SingleFlightMetrics`;
  *   default `true`.

@@ -283,8 +283,8 @@ const evictLater = (group: GroupImpl<unknown>, flight: Flight): Effect.Effect<vo
 
 /**
  * Waits for the flight's exit. The observer is registered without a
- * canceler (effect wraps a canceler in a second mask, and this is the hot
- * path): a waiter that is interrupted removes it itself, in `leave`.
+ * canceler (effect pushes a finalizer frame for a canceler, and this is the
+ * hot path): a waiter that is interrupted removes it itself, in `leave`.
  */
 const wait = (
   group: GroupImpl<unknown>,
