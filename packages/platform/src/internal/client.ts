@@ -25,8 +25,11 @@ import * as options from "./options.js"
 interface Snapshot {
   readonly status: number
   readonly headers: ReadonlyArray<readonly [string, string]>
-  /** `null` when the response had no body at all (as `fetch` reports a HEAD or a 204). */
-  readonly body: Uint8Array | null
+  /**
+   * `null` when the response had no body at all (as `fetch` reports a HEAD or a 204). Typed on `ArrayBuffer`, not
+   * `ArrayBufferLike`, because TypeScript's DOM `BodyInit` (a user's default `lib`) only takes the former.
+   */
+  readonly body: Uint8Array<ArrayBuffer> | null
 }
 
 /**
@@ -73,7 +76,7 @@ const keyOf = (resolved: ResolvedClient, request: HttpClientRequest.HttpClientRe
 const readBody = (
   response: HttpClientResponse.HttpClientResponse,
   limit: number
-): Effect.Effect<Uint8Array | null | undefined, HttpClientError.ResponseError> =>
+): Effect.Effect<Uint8Array<ArrayBuffer> | null | undefined, HttpClientError.ResponseError> =>
   Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     // Stops pulling (which aborts the upstream response) as soon as the limit is passed.
