@@ -7,8 +7,8 @@
  *
  * - compiles the README's first example as ES module and as CommonJS and runs both with plain `node`;
  * - type-checks a file that uses every public module (strict, `skipLibCheck: false`, TypeScript's default lib,
- *   which includes DOM) under `moduleResolution: "node16"` (as ES module and as CommonJS) and `"bundler"`, and loads
- *   it with `node` both ways;
+ *   which includes DOM) under `moduleResolution: "node16"` (as ES module and as CommonJS), `"bundler"` and `"node10"`,
+ *   and loads it with `node` both ways;
  * - runs a small HTTP server with `HttpSingleFlight.middleware` and sends it one request.
  *
  * `--tarballs=<dir>` uses the tarballs in that folder instead of packing (to try a hand-made or downloaded set).
@@ -93,6 +93,11 @@ const setUp = () => {
     Path.join(app, "tsconfig.node16.json"),
     tsconfig({ module: "node16", moduleResolution: "node16", outDir: "out", rootDir: "src" }, ["src"])
   )
+  // "node" (node10), for the projects that still use it: it ignores `exports` and finds subpaths by `typesVersions`
+  writeJson(
+    Path.join(app, "tsconfig.node10.json"),
+    tsconfig({ module: "commonjs", moduleResolution: "node10", noEmit: true }, ["src/all-modules.ts"])
+  )
   writeJson(
     Path.join(app, "tsconfig.bundler.json"),
     tsconfig({ module: "esnext", moduleResolution: "bundler", noEmit: true }, ["src/*.ts", "src/*.mts"])
@@ -112,6 +117,7 @@ const checks: ReadonlyArray<Check> = [
   { name: "npm ls: every dependency and peer is installed and in range", command: ["npm", "ls", "--all"] },
   { name: "type-check and compile, moduleResolution node16", command: [node, tsc, "-p", "tsconfig.node16.json"] },
   { name: "type-check, moduleResolution bundler", command: [node, tsc, "-p", "tsconfig.bundler.json"] },
+  { name: "type-check, moduleResolution node10", command: [node, tsc, "-p", "tsconfig.node10.json"] },
   {
     name: "README example as ES module (node out/readme.mjs)",
     command: [node, "out/readme.mjs"],

@@ -46,7 +46,7 @@ const problems = (files: ReadonlyArray<string>, manifest: Manifest, modules: Rea
     if (forbidden.test(file) || !allowed.some((pattern) => pattern.test(file))) found.push(`unexpected file ${file}`)
   }
   const present = new Set(files)
-  for (const target of exportTargets(manifest.exports)) {
+  for (const target of new Set(exportTargets(manifest.exports))) {
     if (!present.has(target.replace(/^\.\//, ""))) found.push(`exports target ${target} is not in the tarball`)
   }
   for (const field of ["main", "module", "types"]) {
