@@ -93,10 +93,14 @@ const setUp = () => {
     Path.join(app, "tsconfig.node16.json"),
     tsconfig({ module: "node16", moduleResolution: "node16", outDir: "out", rootDir: "src" }, ["src"])
   )
-  // "node" (node10), for the projects that still use it: it ignores `exports` and finds subpaths by `typesVersions`
+  // "node" (node10), for the projects that still use it: it ignores `exports` and finds subpaths by `typesVersions`.
+  // esModuleInterop as `tsc --init` sets it: node-redis's declarations need it under CommonJS.
   writeJson(
     Path.join(app, "tsconfig.node10.json"),
-    tsconfig({ module: "commonjs", moduleResolution: "node10", noEmit: true }, ["src/all-modules.ts"])
+    tsconfig(
+      { module: "commonjs", moduleResolution: "node10", esModuleInterop: true, noEmit: true },
+      ["src/all-modules.ts"]
+    )
   )
   writeJson(
     Path.join(app, "tsconfig.bundler.json"),
@@ -114,7 +118,10 @@ const node = process.execPath
 const tsc = Path.join(app, "node_modules", "typescript", "bin", "tsc")
 const loadsEveryModule = "if (!m.sameModules.every(Boolean)) throw new Error('a subpath is another instance')"
 const checks: ReadonlyArray<Check> = [
-  { name: "npm ls: every dependency and peer is installed and in range", command: ["npm", "ls", "--all"] },
+  {
+    name: "npm ls: every dependency and peer is installed and in range",
+    command: ["npm", "ls", "--all", "--loglevel=error"]
+  },
   { name: "type-check and compile, moduleResolution node16", command: [node, tsc, "-p", "tsconfig.node16.json"] },
   { name: "type-check, moduleResolution bundler", command: [node, tsc, "-p", "tsconfig.bundler.json"] },
   { name: "type-check, moduleResolution node10", command: [node, tsc, "-p", "tsconfig.node10.json"] },

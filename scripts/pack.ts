@@ -79,7 +79,9 @@ export const packAll = (): ReadonlyArray<string> => {
       process.exit(1)
     }
     const [packed] = JSON.parse(
-      execFileSync("npm", ["pack", dist, "--json", "--pack-destination", packsDir], { encoding: "utf8" })
+      execFileSync("npm", ["pack", dist, "--json", "--loglevel=error", "--pack-destination", packsDir], {
+        encoding: "utf8"
+      })
     ) as [{ filename: string }]
     const tarball = Path.join(packsDir, packed.filename)
     const files = tarballFiles(tarball)
