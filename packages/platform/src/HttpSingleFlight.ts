@@ -84,22 +84,27 @@ export const defaultMaxBodySize: number = options.defaultMaxBodySize
 
 /**
  * Options of the server middleware, checked when it is made (a mistake is a
- * defect with a `SingleFlight.InvalidOptionsError`):
+ * defect with a `SingleFlight.InvalidOptionsError`; `name` and
+ * `whenAbandoned` go to `SingleFlight.make` as given, which checks them):
  *
  * - `name`: the name of the underlying group in spans and metrics (see
  *   docs/observability.md); default `"http.server"`. Keys are never
  *   rendered into spans: they hold the values of `Authorization` and
  *   `Cookie`.
  * - `methods`: the methods that are coalesced; default `["GET", "HEAD"]`.
- *   Other methods pass straight through. The request body is never part of
- *   the key.
+ *   Other methods pass straight through, and so does a request with a body
+ *   (`Content-Length` above zero or `Transfer-Encoding`), whatever its
+ *   method: the body is never part of the key.
  * - `headers`: the request headers that are part of the key; default
  *   {@link defaultKeyHeaders}. The list replaces the default: spread it to
  *   add to it. A response whose `Vary` names a header outside this list is
  *   not shared.
  * - `key`: a custom key instead of URL and headers; `Option.none()` lets
  *   the request through on its own. The method is always added to it. Keys
- *   compare with `Equal`.
+ *   compare with `Equal`. It must hold everything the response depends on
+ *   (see the security notes of docs/http.md). With a custom key, `headers`
+ *   only says which headers the key covers, for the `Vary` rule; by default
+ *   none, so that a response with any `Vary` is not shared.
  * - `maxBodySize`: the largest body that is shared; default 1 MiB
  *   ({@link defaultMaxBodySize}). Larger bodies are not shared.
  * - `responseHeader`: the name of a response header that says how the
@@ -261,14 +266,19 @@ export const layer: (options?: Options) => Layer.Layer<HttpSingleFlight> = serve
  * - Requests with the same method, URL (path and query) and values of the
  *   key headers that are in flight together run the app once; each gets its
  *   own `HttpServerResponse` built from a buffered copy of the response.
- * - GET and HEAD only by default; requests with `Cache-Control: no-cache` or
- *   `no-store`, and connection upgrades, always run on their own.
- * - A response is shared only if it is held in memory (not a stream), is at
- *   most `maxBodySize` bytes, sets no cookie, is not `Cache-Control: private`
- *   or `no-store`, and varies only on key headers. Otherwise the request that
- *   ran the handler gets the original response and the others run the app
- *   themselves.
- * - A failure of the app is the failure of every request of the flight.
+ * - GET and HEAD only by default; requests with a body, with
+ *   `Cache-Control: no-cache` or `no-store`, and connection upgrades, always
+ *   run on their own.
+ * - A response is shared only if the app registered no pre-response handler
+ *   while it ran (`securitySetCookie` and a `cors` middleware inside the
+ *   coalesced app do), it is held in memory (not a stream), is at most
+ *   `maxBodySize` bytes, sets no cookie, is not `Cache-Control: private` or
+ *   `no-store`, and varies only on key headers. Otherwise the request that
+ *   ran the handler gets the original response, with its pre-response
+ *   handlers, and the others run the app themselves.
+ * - A failure follows the same rules, applied to the response it renders to:
+ *   shared, it is the failure of every request of the flight; otherwise it is
+ *   the leader's alone.
  * - A request whose client disconnects stops waiting at once; the handler
  *   keeps running for the others, and is interrupted when none is left.
  *
@@ -295,10 +305,12 @@ export const middleware: <E, R>(
  * request. The body is read once, up to `maxBodySize` bytes, and each caller
  * gets a response of its own that it can read in any way.
  *
- * A response that cannot be shared (larger than the limit, private, setting
- * cookies…) goes unread to the caller whose request was sent, and the other
- * callers send their own. A caller that is interrupted stops waiting; the
- * upstream request is interrupted once no caller is left.
+ * A request with a body always goes upstream on its own. A response that
+ * cannot be shared (larger than the limit, private, setting cookies…) goes
+ * unread to the caller whose request was sent, and the other callers send
+ * their own; if that caller has gone, the response is aborted. A caller that
+ * is interrupted stops waiting; the upstream request is interrupted once no
+ * caller is left.
  *
  * The group lives as long as the `Scope`.
  *
@@ -356,6 +368,8 @@ export const isHttpSingleFlight: (u: unknown) => u is HttpSingleFlight = server.
 /**
  * The defect of a middleware that wraps an app which has already written its
  * response, as happens when it is given to `HttpServer.serve(middleware)`.
+ * The middleware tells with public API only: such an app runs the
+ * pre-response handlers itself, which an app never does.
  *
  * @since 0.1.0
  * @category errors

@@ -1,8 +1,8 @@
 import { HttpSingleFlight } from "@effect-singleflight/platform"
-import { HttpClient, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpClient, HttpClientRequest, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { HttpApp } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber, Ref, Stream } from "effect"
 import { eventually, makeGatedCounter, TestServer, textOf } from "./utils.js"
 
 /**
@@ -85,6 +85,29 @@ describe("HttpSingleFlight.makeClient", () => {
       yield* counter.open
       const responses = yield* Effect.forEach(fibers, Fiber.join)
       expect(new Set(responses.map((response) => response.text)).size).toBe(4)
+    }).pipe(Effect.provide(TestServer)))
+
+  it.scopedLive("GETs with a body each go upstream, even for the same URL", () =>
+    Effect.gen(function*() {
+      const counter = yield* makeGatedCounter
+      const client = yield* setup(
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          Effect.flatMap(request.text, (body) =>
+            Effect.as(counter.enter, HttpServerResponse.text(`results for ${body}`))))
+      )
+      const queries = [`{"q":"alice"}`, `{"q":"bob"}`]
+      const fibers = yield* fireAll(queries.length, (i) =>
+        client.execute(
+          HttpClientRequest.get("/search").pipe(HttpClientRequest.bodyText(queries[i]!, "application/json"))
+        )
+          .pipe(Effect.flatMap(textOf)))
+      yield* eventually(counter.runs, (runs) =>
+        runs === queries.length)
+      yield* counter.open
+      const responses = yield* Effect.forEach(fibers, Fiber.join)
+      expect(responses.map((response) =>
+        response.text
+      )).toEqual(queries.map((query) => `results for ${query}`))
     }).pipe(Effect.provide(TestServer)))
 
   it.scopedLive("a response declared larger than maxBodySize goes to one caller unread, and the others fetch their own", () =>
@@ -211,4 +234,31 @@ describe("HttpSingleFlight.makeClient", () => {
       yield* Effect.forEach(fibers, Fiber.join)
       expect(yield* counter.runs).toBe(1)
     }).pipe(Effect.provide(HttpSingleFlight.layerClient()), Effect.provide(TestServer)))
+
+  it.scopedLive("an unshareable response whose caller left is aborted, and the caller that stayed sends its own", () =>
+    Effect.gen(function*() {
+      const counter = yield* makeGatedCounter
+      const aborted = yield* Ref.make(false)
+      // The first run answers with a private body that never ends: only an abort from the client ends it.
+      const app = Effect.map(counter.enter, (run) =>
+        run === 1
+          ? HttpServerResponse.stream(
+            Stream.concat(Stream.make(new TextEncoder().encode("for the first caller")), Stream.never).pipe(
+              Stream.ensuring(Ref.set(aborted, true))
+            ),
+            { headers: { "cache-control": "private" } }
+          )
+          : HttpServerResponse.text("for the caller that stayed", { headers: { "cache-control": "private" } }))
+      const client = yield* setup(app)
+      const leaving = yield* Effect.fork(client.get("/mine"))
+      yield* eventually(counter.runs, (runs) => runs === 1)
+      const staying = yield* Effect.fork(client.get("/mine").pipe(Effect.flatMap(textOf)))
+      yield* settle
+      yield* Fiber.interrupt(leaving)
+      yield* counter.open
+
+      expect((yield* Fiber.join(staying)).text).toBe("for the caller that stayed")
+      yield* eventually(Ref.get(aborted), (isAborted) => isAborted)
+      expect(yield* counter.runs).toBe(2)
+    }).pipe(Effect.provide(TestServer)))
 })

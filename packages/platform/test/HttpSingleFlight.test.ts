@@ -1,10 +1,28 @@
 import { HttpSingleFlight } from "@effect-singleflight/platform"
-import { HttpClient, HttpMiddleware, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import type { HttpApp } from "@effect/platform"
+import {
+  HttpApiBuilder,
+  HttpApiSecurity,
+  HttpApp,
+  HttpClient,
+  HttpMiddleware,
+  HttpServer,
+  HttpServerRequest,
+  HttpServerResponse
+} from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Fiber, Option, Ref, Stream } from "effect"
 import { SingleFlight } from "effect-singleflight"
-import { awaitCalls, eventually, getText, makeGatedCounter, port, rawRequest, TestServer, textOf } from "./utils.js"
+import {
+  awaitCalls,
+  eventually,
+  getText,
+  makeGatedCounter,
+  port,
+  rawRequest,
+  sendRaw,
+  TestServer,
+  textOf
+} from "./utils.js"
 
 /** Serves `app` behind a fresh middleware on the test server. */
 const serve = <E, R>(app: HttpApp.Default<E, R>, options?: HttpSingleFlight.Options) =>
@@ -169,6 +187,33 @@ describe("HttpSingleFlight.middleware", () => {
       expect(yield* Ref.get(handlerInterrupted)).toBe(false)
     }).pipe(Effect.provide(TestServer)))
 
+  it.scopedLive("a response meant for the leader alone is released if the leader has gone, and the others run their own", () =>
+    Effect.gen(function*() {
+      const counter = yield* makeGatedCounter
+      const released = yield* Ref.make(0)
+      const leftEarly = yield* Ref.make(0)
+      const singleFlight = yield* HttpSingleFlight.make()
+      const app = Effect.gen(function*() {
+        const run = yield* counter.enter
+        yield* Effect.addFinalizer(() => Ref.update(released, (n) => n + 1))
+        return HttpServerResponse.text(`run ${run}`, { headers: { "cache-control": "private" } })
+      })
+      // Outside the middleware: sees the leader's own fiber end.
+      yield* HttpServer.serveEffect(
+        singleFlight.middleware(app).pipe(Effect.onInterrupt(() => Ref.update(leftEarly, (n) => n + 1)))
+      )
+      const leaving = yield* rawRequest(yield* port, "/mine")
+      yield* eventually(counter.runs, (runs) => runs === 1)
+      const staying = yield* Effect.fork(getText("/mine"))
+      yield* awaitCalls(singleFlight.stats, 2)
+      leaving.destroy()
+      yield* eventually(Ref.get(leftEarly), (n) => n === 1)
+      yield* counter.open
+
+      expect((yield* Fiber.join(staying)).text).toBe("run 2")
+      yield* eventually(Ref.get(released), (n) => n === 2)
+    }).pipe(Effect.provide(TestServer)))
+
   it.scopedLive("when every client has disconnected the handler is interrupted", () =>
     Effect.gen(function*() {
       const counter = yield* makeGatedCounter
@@ -291,22 +336,36 @@ describe("HttpSingleFlight.middleware", () => {
       }).pipe(Effect.provide(TestServer)))
   })
 
-  it.scopedLive("pre-response handlers registered by the wrapped app apply to every copy", () =>
+  it.scopedLive("a response for which the wrapped app registered pre-response handlers (cors inside) is the leader's alone", () =>
     Effect.gen(function*() {
       const counter = yield* makeGatedCounter
-      const app = HttpMiddleware.cors({ allowedOrigins: ["https://example.com"] })(
-        Effect.as(counter.enter, HttpServerResponse.text("with cors"))
-      )
+      const app = HttpMiddleware.cors()(Effect.as(counter.enter, HttpServerResponse.text("with cors")))
       const singleFlight = yield* serve(app)
       const fibers = yield* fireAll(3, () => getText("/cors", { origin: "https://example.com" }))
       yield* awaitCalls(singleFlight.stats, 3)
       yield* counter.open
       const responses = yield* Effect.forEach(fibers, Fiber.join)
 
+      expect(yield* counter.runs).toBe(3)
+      for (const response of responses) expect(response.headers["access-control-allow-origin"]).toBe("*")
+    }).pipe(Effect.provide(TestServer)))
+
+  it.scopedLive("a cors middleware outside keeps sharing, and answers each request for its own Origin", () =>
+    Effect.gen(function*() {
+      const counter = yield* makeGatedCounter
+      const singleFlight = yield* HttpSingleFlight.make()
+      const cors = HttpMiddleware.cors({ allowedOrigins: ["https://a.example", "https://b.example"] })
+      yield* HttpServer.serveEffect(
+        cors(singleFlight.middleware(Effect.as(counter.enter, HttpServerResponse.text("shared"))))
+      )
+      const origins = ["https://a.example", "https://b.example", "https://a.example", "https://b.example"]
+      const fibers = yield* fireAll(origins.length, (i) => getText("/cors", { origin: origins[i]! }))
+      yield* awaitCalls(singleFlight.stats, origins.length)
+      yield* counter.open
+      const responses = yield* Effect.forEach(fibers, Fiber.join)
+
       expect(yield* counter.runs).toBe(1)
-      for (const response of responses) {
-        expect(response.headers["access-control-allow-origin"]).toBe("https://example.com")
-      }
+      expect(responses.map((response) => response.headers["access-control-allow-origin"])).toEqual(origins)
     }).pipe(Effect.provide(TestServer)))
 
   it.scopedLive("a failure of the handler is the failure of every request of the flight", () =>
@@ -340,6 +399,40 @@ describe("HttpSingleFlight.middleware", () => {
       yield* Effect.forEach(fibers, Fiber.join)
       expect(yield* counter.runs).toBe(1)
     }).pipe(Effect.provide(TestServer)))
+
+  it.scopedLive("with a custom key, a response that varies on a header is not shared unless headers lists it", () =>
+    Effect.gen(function*() {
+      const byPath = (request: HttpServerRequest.HttpServerRequest) => Option.some(request.url.split("?")[0])
+      const varyingOnAccept = (counter: Effect.Effect.Success<typeof makeGatedCounter>) =>
+        Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          Effect.as(
+            counter.enter,
+            HttpServerResponse.text(`for ${request.headers["accept"]}`, { headers: { vary: "Accept" } })
+          ))
+      const unknown = yield* makeGatedCounter
+      const unknownKey = yield* serve(varyingOnAccept(unknown), { key: byPath })
+      const fibers = yield* fireAll(3, (i) => getText(`/negotiated?i=${i}`, { accept: `text/x-${i}` }))
+      yield* awaitCalls(unknownKey.stats, 3)
+      yield* unknown.open
+      const responses = yield* Effect.forEach(fibers, Fiber.join)
+      expect(responses.map((response) => response.text)).toEqual(["for text/x-0", "for text/x-1", "for text/x-2"])
+      expect(yield* unknown.runs).toBe(3)
+    }).pipe(
+      Effect.zipRight(Effect.gen(function*() {
+        // a key that includes Accept, and says so
+        const counter = yield* makeGatedCounter
+        const singleFlight = yield* serve(
+          Effect.as(counter.enter, HttpServerResponse.text("negotiated", { headers: { vary: "Accept" } })),
+          { key: (request) => Option.some(`${request.url} ${request.headers["accept"]}`), headers: ["accept"] }
+        )
+        const fibers = yield* fireAll(3, () => getText("/negotiated", { accept: "text/plain" }))
+        yield* awaitCalls(singleFlight.stats, 3)
+        yield* counter.open
+        yield* Effect.forEach(fibers, Fiber.join)
+        expect(yield* counter.runs).toBe(1)
+      })),
+      Effect.provide(TestServer)
+    ))
 
   it.scopedLive("the app-wide middleware is provided by a layer", () =>
     Effect.gen(function*() {
@@ -385,5 +478,157 @@ describe("HttpSingleFlight.middleware", () => {
         .toBeInstanceOf(SingleFlight.InvalidOptionsError)
       const header = yield* Effect.exit(HttpSingleFlight.make({ responseHeader: "not a header" }))
       expect(Exit.isFailure(header)).toBe(true)
+      // checked by the core, to which the name goes as given
+      const name = yield* Effect.exit(HttpSingleFlight.make({ name: "" }))
+      expect(Exit.isFailure(name) && Cause.dieOption(name.cause).pipe(Option.getOrUndefined))
+        .toBeInstanceOf(SingleFlight.InvalidOptionsError)
     }))
+
+  describe("never hands one client's response to another", () => {
+    const session = HttpApiSecurity.apiKey({ in: "cookie", key: "session" })
+    const welcomes: ReadonlyArray<readonly [string, (run: number) => Effect.Effect<void>]> = [
+      ["HttpApiBuilder.securitySetCookie", (run) => HttpApiBuilder.securitySetCookie(session, `token-${run}`)],
+      [
+        "a pre-response handler of its own",
+        (run) =>
+          HttpApp.appendPreResponseHandler((_request, response) =>
+            Effect.succeed(HttpServerResponse.unsafeSetCookie(response, "session", `token-${run}`))
+          )
+      ]
+    ]
+    for (const [name, setSession] of welcomes) {
+      it.scopedLive(`a cookie set through ${name} goes to the visitor it was made for only`, () =>
+        Effect.gen(function*() {
+          const counter = yield* makeGatedCounter
+          const singleFlight = yield* serve(
+            Effect.gen(function*() {
+              const run = yield* counter.enter
+              yield* setSession(run)
+              return HttpServerResponse.text("welcome")
+            })
+          )
+          const fibers = yield* fireAll(3, () => getText("/welcome"))
+          yield* awaitCalls(singleFlight.stats, 3)
+          yield* counter.open
+          const responses = yield* Effect.forEach(fibers, Fiber.join)
+
+          const sessions = responses.map((response) => String(response.headers["set-cookie"]).split(";")[0])
+          expect(sessions.sort()).toEqual(["session=token-1", "session=token-2", "session=token-3"])
+          expect(responses.map((response) => response.text)).toEqual(["welcome", "welcome", "welcome"])
+        }).pipe(Effect.provide(TestServer)))
+    }
+
+    it.scopedLive("an error response that sets a cookie is not shared: each request runs the handler", () =>
+      Effect.gen(function*() {
+        const counter = yield* makeGatedCounter
+        const singleFlight = yield* serve(
+          Effect.flatMap(counter.enter, (run) =>
+            Effect.fail(
+              HttpServerResponse.unsafeSetCookie(
+                HttpServerResponse.text("log in first", { status: 401 }),
+                "login-state",
+                `state-${run}`
+              )
+            ))
+        )
+        const fibers = yield* fireAll(3, () => getText("/account"))
+        yield* awaitCalls(singleFlight.stats, 3)
+        yield* counter.open
+        const responses = yield* Effect.forEach(fibers, Fiber.join)
+
+        expect(responses.map((response) => response.status)).toEqual([401, 401, 401])
+        const states = responses.map((response) => String(response.headers["set-cookie"]).split(";")[0])
+        expect(states.sort()).toEqual(["login-state=state-1", "login-state=state-2", "login-state=state-3"])
+        expect(yield* counter.runs).toBe(3)
+      }).pipe(Effect.provide(TestServer)))
+
+    it.scopedLive("an error response without anything private is shared like a success", () =>
+      Effect.gen(function*() {
+        const counter = yield* makeGatedCounter
+        const singleFlight = yield* serve(
+          Effect.flatMap(counter.enter, (run) => Effect.fail(HttpServerResponse.text(`gone ${run}`, { status: 410 })))
+        )
+        const fibers = yield* fireAll(3, () => getText("/gone"))
+        yield* awaitCalls(singleFlight.stats, 3)
+        yield* counter.open
+        const responses = yield* Effect.forEach(fibers, Fiber.join)
+
+        expect(responses.map((response) => [response.status, response.text])).toEqual(Array(3).fill([410, "gone 1"]))
+        expect(yield* counter.runs).toBe(1)
+      }).pipe(Effect.provide(TestServer)))
+
+    class Unavailable extends Error {}
+    const failures: ReadonlyArray<readonly [string, HttpApp.Default<Unavailable>]> = [
+      ["a typed error", Effect.fail(new Unavailable("database down"))],
+      ["a defect", Effect.die("boom")]
+    ]
+    const cors = HttpMiddleware.cors({ allowedOrigins: ["https://example.com"] })
+    for (const [failure, app] of failures) {
+      for (
+        const [where, wrap] of [
+          ["outside", (singleFlight: HttpSingleFlight.HttpSingleFlight) => cors(singleFlight.middleware(app))],
+          ["inside", (singleFlight: HttpSingleFlight.HttpSingleFlight) => singleFlight.middleware(cors(app))]
+        ] as const
+      ) {
+        it.scopedLive(`the response to ${failure} keeps the CORS headers of a cors middleware ${where}`, () =>
+          Effect.gen(function*() {
+            const singleFlight = yield* HttpSingleFlight.make()
+            yield* HttpServer.serveEffect(wrap(singleFlight))
+            const response = yield* getText("/fails", { origin: "https://example.com" })
+
+            expect(response.status).toBe(500)
+            expect(response.headers["access-control-allow-origin"]).toBe("https://example.com")
+          }).pipe(Effect.provide(TestServer)))
+      }
+    }
+
+    const echoBody = (counter: Effect.Effect.Success<typeof makeGatedCounter>) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        yield* counter.enter
+        return HttpServerResponse.text(`results for ${yield* request.text}`)
+      })
+    const framings: ReadonlyArray<readonly [string, (body: string) => Record<string, string>]> = [
+      ["content-length", (body) => ({ "content-type": "application/json", "content-length": String(body.length) })],
+      ["transfer-encoding", () => ({ "content-type": "application/json", "transfer-encoding": "chunked" })]
+    ]
+    for (const [framing, headersFor] of framings) {
+      it.scopedLive(`GETs with a body (${framing}) are never coalesced, even for the same URL`, () =>
+        Effect.gen(function*() {
+          const counter = yield* makeGatedCounter
+          yield* serve(echoBody(counter))
+          const serverPort = yield* port
+          const queries = [`{"q":"alice"}`, `{"q":"bob"}`, `{"q":"carol"}`]
+          const fibers = yield* fireAll(
+            queries.length,
+            (i) => sendRaw(serverPort, { path: "/search", headers: headersFor(queries[i]!), body: queries[i]! })
+          )
+          yield* eventually(counter.runs, (runs) => runs === queries.length)
+          yield* counter.open
+          const responses = yield* Effect.forEach(fibers, Fiber.join)
+
+          expect(responses.map((response) => response.body)).toEqual(queries.map((query) => `results for ${query}`))
+        }).pipe(Effect.provide(TestServer)))
+    }
+
+    it.scopedLive("a request with a body is not coalesced whatever its method", () =>
+      Effect.gen(function*() {
+        const counter = yield* makeGatedCounter
+        yield* serve(echoBody(counter), { methods: ["GET", "POST"] })
+        const serverPort = yield* port
+        const orders = ["one", "two"]
+        const fibers = yield* fireAll(orders.length, (i) =>
+          sendRaw(serverPort, {
+            method: "POST",
+            path: "/orders",
+            headers: { "content-length": String(orders[i]!.length) },
+            body: orders[i]!
+          }))
+        yield* eventually(counter.runs, (runs) => runs === orders.length)
+        yield* counter.open
+        const responses = yield* Effect.forEach(fibers, Fiber.join)
+
+        expect(responses.map((response) => response.body)).toEqual(["results for one", "results for two"])
+      }).pipe(Effect.provide(TestServer)))
+  })
 })

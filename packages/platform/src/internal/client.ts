@@ -7,8 +7,8 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as UrlParams from "@effect/platform/UrlParams"
-import { SingleFlight } from "effect-singleflight"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
@@ -18,35 +18,9 @@ import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as HttpSingleFlight from "../HttpSingleFlight.js"
+import * as handover from "./handover.js"
 import * as headers from "./headers.js"
 import * as options from "./options.js"
-
-/** An immutable copy of an upstream response; each caller reads a `Response` of its own made from it. */
-interface Snapshot {
-  readonly status: number
-  readonly headers: ReadonlyArray<readonly [string, string]>
-  /**
-   * `null` when the response had no body at all (as `fetch` reports a HEAD or a 204). Typed on `ArrayBuffer`, not
-   * `ArrayBufferLike`, because TypeScript's DOM `BodyInit` (a user's default `lib`) only takes the former.
-   */
-  readonly body: Uint8Array<ArrayBuffer> | null
-}
-
-/**
- * - `Shared`: every caller builds its own response from the snapshot;
- * - `Unshared`: the response may not be handed around (private, sets
- *   cookies, declared larger than the limit…): it goes, unread, to the caller
- *   whose request was sent, and the others send their own;
- * - `TooLarge`: the body outgrew the limit while being read (no or a
- *   compressed `Content-Length`); what was read is dropped and every caller
- *   sends its own request.
- */
-type Outcome =
-  | { readonly _tag: "Shared"; readonly snapshot: Snapshot }
-  | { readonly _tag: "Unshared"; readonly leader: object; readonly response: HttpClientResponse.HttpClientResponse }
-  | { readonly _tag: "TooLarge" }
-
-const tooLarge: Outcome = { _tag: "TooLarge" }
 
 // Statuses that a `Response` cannot be built with a body for.
 const nullBodyStatuses: ReadonlySet<number> = new Set([204, 205, 304])
@@ -55,13 +29,14 @@ interface ResolvedClient extends options.Resolved {
   readonly key: ((request: HttpClientRequest.HttpClientRequest) => Option.Option<unknown>) | undefined
 }
 
-const resolve = (input: HttpSingleFlight.ClientOptions | undefined): ResolvedClient => ({
-  ...options.resolveCommon(input, "http.client"),
-  key: input?.key
-})
-
+/** `None` for a request that goes upstream on its own: another method, a fresh response asked for, or a body. */
 const keyOf = (resolved: ResolvedClient, request: HttpClientRequest.HttpClientRequest): Option.Option<unknown> => {
-  if (!resolved.methods.has(request.method) || headers.wantsOwnResponse(request.headers)) return Option.none()
+  if (
+    !resolved.methods.has(request.method) || headers.wantsOwnResponse(request.headers) ||
+    request.body._tag !== "Empty"
+  ) {
+    return Option.none()
+  }
   if (resolved.key !== undefined) {
     return Option.map(resolved.key(request), (custom) => Data.array([request.method, custom]))
   }
@@ -106,30 +81,49 @@ const isShareable = (resolved: ResolvedClient, response: HttpClientResponse.Http
   return headers.isShareableResponse(response.headers, !Cookies.isEmpty(response.cookies), resolved.headerSet)
 }
 
-const fetchShared = (
+/**
+ * Ends an upstream response that nobody will read, so that its connection
+ * does not stay open with its stream stalled: the body is pulled and the pull
+ * interrupted at the next timer tick, which aborts the request (a response of
+ * `@effect/platform`'s clients aborts when a read of it is interrupted). A body
+ * that arrives before then is read to its end, which releases it as well.
+ */
+const discard = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
+  Effect.interruptible(Stream.runDrain(response.stream)).pipe(Effect.timeout(Duration.zero), Effect.ignore)
+
+/**
+ * The shared request. A response that may not be shared is offered, unread,
+ * to the caller whose request was sent, and discarded if that caller has
+ * gone; one whose body outgrows the limit while being read is dropped (the
+ * interrupted read aborts it), and every caller sends its own.
+ */
+const execute = (
   resolved: ResolvedClient,
   send: Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>,
-  leader: object
-): Effect.Effect<Outcome, HttpClientError.HttpClientError> =>
-  Effect.flatMap(send, (response): Effect.Effect<Outcome, HttpClientError.HttpClientError> => {
-    if (!isShareable(resolved, response)) return Effect.succeed({ _tag: "Unshared", leader, response })
-    return Effect.map(readBody(response, resolved.maxBodySize), (body): Outcome =>
-      body === undefined ? tooLarge : {
-        _tag: "Shared",
-        snapshot: { status: response.status, headers: Object.entries(response.headers), body }
-      })
-  })
+  own: handover.Handover<HttpClientResponse.HttpClientResponse>
+): Effect.Effect<handover.Outcome<HttpClientResponse.HttpClientResponse>, HttpClientError.HttpClientError> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(restore(send), (response) => {
+      const unshared = { _tag: "Unshared" as const, leader: own }
+      if (!isShareable(resolved, response)) return Effect.as(own.offer(response, discard(response)), unshared)
+      return Effect.map(restore(readBody(response, resolved.maxBodySize)), (body) =>
+        body === undefined
+          ? unshared
+          : {
+            _tag: "Shared" as const,
+            leader: own,
+            snapshot: { status: response.status, headers: response.headers, body }
+          })
+    })
+  )
 
 const fromSnapshot = (
   request: HttpClientRequest.HttpClientRequest,
-  snapshot: Snapshot
+  snapshot: handover.Snapshot
 ): HttpClientResponse.HttpClientResponse => {
   const body = nullBodyStatuses.has(snapshot.status) ? null : snapshot.body
   // `Response` copies the bytes, so the snapshot stays as it is for the next caller.
-  return HttpClientResponse.fromWeb(
-    request,
-    new Response(body, { status: snapshot.status, headers: snapshot.headers as Array<[string, string]> })
-  )
+  return HttpClientResponse.fromWeb(request, new Response(body, { status: snapshot.status, headers: snapshot.headers }))
 }
 
 /** @internal */
@@ -145,28 +139,33 @@ export const makeClient: {
   (args) => Predicate.hasProperty(args[0], HttpClient.TypeId),
   (self: HttpClient.HttpClient, input?: HttpSingleFlight.ClientOptions) =>
     Effect.gen(function*() {
-      const resolved = yield* options.validate(() => resolve(input))
-      // Keys hold credentials (Authorization, Cookie): they are never rendered into spans.
-      const group = yield* SingleFlight.make<unknown, Outcome, HttpClientError.HttpClientError>({
-        name: resolved.name,
-        whenAbandoned: resolved.whenAbandoned,
-        keyAttribute: false
-      })
+      const resolved = yield* options.validate((): ResolvedClient => ({
+        ...options.resolveCommon(input),
+        key: input?.key
+      }))
+      const group = yield* options.makeGroup<
+        handover.Outcome<HttpClientResponse.HttpClientResponse>,
+        HttpClientError.HttpClientError
+      >(input, "http.client")
       return HttpClient.transform(self, (send, request) =>
         Effect.suspend(() => {
           const key = keyOf(resolved, request)
           if (Option.isNone(key)) return send
-          const ticket = {}
-          return Effect.flatMap(group.call(key.value, fetchShared(resolved, send, ticket)), (outcome) => {
-            switch (outcome._tag) {
-              case "Shared":
-                return Effect.succeed(fromSnapshot(request, outcome.snapshot))
-              case "Unshared":
-                return outcome.leader === ticket ? Effect.succeed(outcome.response) : send
-              case "TooLarge":
-                return send
+          return handover.join(
+            (own: handover.Handover<HttpClientResponse.HttpClientResponse>) =>
+              group.call(key.value, execute(resolved, send, own)),
+            (receipt, restore) => {
+              switch (receipt._tag) {
+                case "Shared":
+                  return Effect.succeed(fromSnapshot(request, receipt.snapshot))
+                case "Taken":
+                  // Reading it, or letting it go, is now this caller's business, as with any response.
+                  return Effect.succeed(receipt.value)
+                case "Alone":
+                  return restore(send)
+              }
             }
-          })
+          )
         }))
     })
 )

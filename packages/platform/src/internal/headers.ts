@@ -57,12 +57,24 @@ export const wantsOwnResponse = (headers: Headers.Headers): boolean => {
 }
 
 /**
- * A connection upgrade (WebSocket) is a GET as well, but its "response" is a
- * socket that belongs to one client.
+ * A request that has a body, whatever its method (a GET with a JSON query, as
+ * Elasticsearch-style APIs take): its response depends on bytes that are not
+ * in the key. A `Content-Length` that is not a number counts as a body.
+ */
+const hasBody = (headers: Headers.Headers): boolean =>
+  headers["transfer-encoding"] !== undefined ||
+  (headers["content-length"] !== undefined && Number(headers["content-length"]) !== 0)
+
+/**
+ * Whether a request received by the server must run on its own: it asks for
+ * a fresh response ({@link wantsOwnResponse}), has a body, or upgrades the
+ * connection (a WebSocket is a GET as well, but its "response" is a socket
+ * that belongs to one client).
  *
  * @internal
  */
-export const isUpgrade = (headers: Headers.Headers): boolean => headers["upgrade"] !== undefined
+export const runsAlone = (headers: Headers.Headers): boolean =>
+  wantsOwnResponse(headers) || hasBody(headers) || headers["upgrade"] !== undefined
 
 /**
  * Whether a response may be handed to every request of its flight:

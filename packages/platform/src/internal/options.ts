@@ -7,14 +7,19 @@ import * as Effect from "effect/Effect"
 import type * as HttpSingleFlight from "../HttpSingleFlight.js"
 import * as headers from "./headers.js"
 
-/** @internal */
+/**
+ * The options this package owns, checked. `name` and `whenAbandoned` are the
+ * core's: they go to `SingleFlight.make` as given, and it checks them.
+ *
+ * @internal
+ */
 export interface Resolved {
-  readonly name: string
   readonly methods: ReadonlySet<string>
+  /** The request headers of the default key. */
   readonly headers: ReadonlyArray<string>
+  /** The request headers known to be in the key, which a shared response may `Vary` on. */
   readonly headerSet: ReadonlySet<string>
   readonly maxBodySize: number
-  readonly whenAbandoned: SingleFlight.AbandonPolicy
 }
 
 /** @internal */
@@ -54,33 +59,43 @@ const resolveSize = (input: bigint | number | undefined): number => {
   return bytes
 }
 
-const resolveName = (name: string | undefined, defaultName: string): string => {
-  if (name === undefined) return defaultName
-  if (typeof name !== "string" || name === "") throw invalid("name", `expected a non-empty string, got ${String(name)}`)
-  return name
-}
-
-const resolvePolicy = (policy: SingleFlight.AbandonPolicy | undefined): SingleFlight.AbandonPolicy => {
-  if (policy === undefined) return "interrupt"
-  if (policy === "interrupt" || policy === "interruptInBackground" || policy === "runToCompletion") return policy
-  throw invalid("whenAbandoned", `expected "interrupt", "interruptInBackground" or "runToCompletion", got ${policy}`)
-}
-
-/** @internal */
+/**
+ * `headerSet` is what the `Vary` rule trusts to be in the key. With a custom
+ * `key` the package cannot see which headers it covers: only the headers
+ * listed explicitly are trusted then, and none by default.
+ *
+ * @internal
+ */
 export const resolveCommon = (
-  options: Pick<HttpSingleFlight.Options, "name" | "methods" | "headers" | "maxBodySize" | "whenAbandoned"> | undefined,
-  defaultName: string
+  options:
+    | Pick<HttpSingleFlight.Options, "methods" | "headers" | "maxBodySize"> & { readonly key?: unknown }
+    | undefined
 ): Resolved => {
   const names = resolveHeaders(options?.headers)
+  const trusted = options?.key !== undefined && options.headers === undefined ? [] : names
   return {
-    name: resolveName(options?.name, defaultName),
     methods: resolveMethods(options?.methods),
     headers: names,
-    headerSet: new Set(names),
-    maxBodySize: resolveSize(options?.maxBodySize),
-    whenAbandoned: resolvePolicy(options?.whenAbandoned)
+    headerSet: new Set(trusted),
+    maxBodySize: resolveSize(options?.maxBodySize)
   }
 }
+
+/**
+ * The group of a middleware or client. Keys hold credentials (`Authorization`,
+ * `Cookie`): they are never rendered into spans.
+ *
+ * @internal
+ */
+export const makeGroup = <A, E>(
+  options: Pick<HttpSingleFlight.Options, "name" | "whenAbandoned"> | undefined,
+  defaultName: string
+) =>
+  SingleFlight.make<unknown, A, E>({
+    name: options?.name ?? defaultName,
+    whenAbandoned: options?.whenAbandoned,
+    keyAttribute: false
+  })
 
 /** @internal */
 export const resolveResponseHeader = (name: string | undefined): string | undefined => {
