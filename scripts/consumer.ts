@@ -1,5 +1,6 @@
 /**
- * `pnpm test:consumer`: what a user gets from the registry, tried outside the workspace.
+ * `pnpm test:consumer`: what a user gets from the registry, tried outside the workspace (twice: with the newest
+ * peers in range, then with the lowest, see `--lowest`).
  *
  * Packs every public package (see pack.ts), creates an app in a temporary folder outside the repository, installs
  * the tarballs there with `npm` together with their peers from the npm registry (the ranges the tarballs declare),
@@ -11,6 +12,9 @@
  *   and loads it with `node` both ways;
  * - runs a small HTTP server with `HttpSingleFlight.middleware` and sends it one request.
  *
+ * `--lowest` installs the peers at the lowest version their ranges allow (npm picks the highest), so that both ends of
+ * every declared range are tried. The HTTP server is left out then: @effect/platform-node's own peers (cluster, rpc,
+ * sql, workflow) do not all accept the lowest @effect/platform.
  * `--tarballs=<dir>` uses the tarballs in that folder instead of packing (to try a hand-made or downloaded set).
  * `--keep` leaves the app in place for a look.
  */
@@ -24,16 +28,24 @@ import { publicPackages, readJson, root, writeJson } from "./workspace.js"
 
 const fixtures = Path.join(root, "scripts", "consumer")
 const option = (name: string) => process.argv.find((arg) => arg.startsWith(`--${name}`))
+const tarballsDir = option("tarballs=")?.slice("--tarballs=".length)
+const lowest = option("lowest") !== undefined
 
-const tarballs = option("tarballs")
-  ? Fs.readdirSync(option("tarballs")!.split("=")[1]!).filter((file) => file.endsWith(".tgz")).map((file) =>
-    Path.resolve(option("tarballs")!.split("=")[1]!, file)
-  )
-  : packAll()
+const tarballs = tarballsDir === undefined
+  ? packAll()
+  : Fs.readdirSync(tarballsDir).filter((file) => file.endsWith(".tgz")).map((file) => Path.resolve(tarballsDir, file))
+
+/** `^1.2.3` and `~1.2.3` start at 1.2.3; with `--lowest`, that is the version installed. */
+const spec = (name: string, range: string): string => {
+  if (!lowest) return `${name}@${range}`
+  const floor = /^[\^~]?(\d+\.\d+\.\d+)$/.exec(range)
+  if (floor === null) throw new Error(`no lowest version for ${name}@${range}`)
+  return `${name}@${floor[1]}`
+}
 
 const app = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-singleflight-consumer-"))
 if (!Path.relative(root, app).startsWith("..")) throw new Error(`${app} is inside the repository`)
-console.log(`consumer: app in ${app}`)
+console.log(`consumer: app in ${app}${lowest ? ", peers at the lowest versions their ranges allow" : ""}`)
 
 /** The README's first `ts` block: the example a user copies first. */
 const readmeExample = (): string => {
@@ -54,7 +66,7 @@ const peerSpecs = (): Array<string> => {
       if (!ours.has(name)) ranges.set(name, range)
     }
   }
-  return [...ranges].map(([name, range]) => `${name}@${range}`)
+  return [...ranges].map(([name, range]) => spec(name, range))
 }
 
 /** What the app itself needs to run the checks, at the versions the workspace tests with. */
@@ -66,9 +78,11 @@ const toolSpecs = (): Array<string> => {
   return [
     `typescript@${rootDev["typescript"]}`,
     `@types/node@${rootDev["@types/node"]}`,
-    `@effect/platform-node@${platformDev["@effect/platform-node"]}`,
-    // @effect/platform-node's declarations import "ws": with skipLibCheck off, its users need its types too
-    "@types/ws@^8"
+    ...(lowest ? [] : [
+      `@effect/platform-node@${platformDev["@effect/platform-node"]}`,
+      // @effect/platform-node's declarations import "ws": with skipLibCheck off, its users need its types too
+      "@types/ws@^8"
+    ])
   ]
 }
 
@@ -88,7 +102,7 @@ const setUp = () => {
   const allModules = Fs.readFileSync(Path.join(fixtures, "all-modules.ts"), "utf8")
   Fs.writeFileSync(Path.join(src, "all-modules.ts"), allModules)
   Fs.writeFileSync(Path.join(src, "all-modules.cts"), allModules)
-  Fs.copyFileSync(Path.join(fixtures, "http-server.ts"), Path.join(src, "http-server.ts"))
+  if (!lowest) Fs.copyFileSync(Path.join(fixtures, "http-server.ts"), Path.join(src, "http-server.ts"))
   writeJson(
     Path.join(app, "tsconfig.node16.json"),
     tsconfig({ module: "node16", moduleResolution: "node16", outDir: "out", rootDir: "src" }, ["src"])
@@ -143,11 +157,11 @@ const checks: ReadonlyArray<Check> = [
     name: "every public module loads with require()",
     command: [node, "-e", `const m = require("./out/all-modules.cjs"); ${loadsEveryModule}`]
   },
-  {
+  ...(lowest ? [] : [{
     name: "HTTP server with HttpSingleFlight.middleware answers one request",
     command: [node, "out/http-server.js"],
-    expect: (stdout) => stdout.trim() === "200 hello"
-  }
+    expect: (stdout: string) => stdout.trim() === "200 hello"
+  }])
 ]
 
 interface Result {
