@@ -2,6 +2,7 @@ import { defineProject } from "vitest/config"
 
 export default defineProject({
   test: {
-    include: ["test/**/*.test.ts"]
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/utils/bundleWorker.ts"]
   }
 })

@@ -28,14 +28,16 @@
  *   the start of the follower's own execution (Redis only).
  */
 import { SingleFlightRedis } from "@effect-singleflight/redis"
+import { startRedisServer } from "@effect-singleflight/testing/RedisServer"
 import { SingleFlight } from "effect-singleflight"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { type ChildProcess, spawn } from "node:child_process"
-import * as Net from "node:net"
 
 export interface RedisBenchOptions {
   readonly iterations?: number
@@ -52,67 +54,6 @@ export interface RedisBenchRow {
 
 const inMemory = "effect-singleflight (in-memory)"
 const overRedis = "@effect-singleflight/redis (loopback redis-server)"
-
-// -----------------------------------------------------------------------------
-// the server
-// -----------------------------------------------------------------------------
-
-const binary = process.env.REDIS_SERVER ?? "redis-server"
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-
-const answersPing = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = Net.createConnection({ host: "127.0.0.1", port })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(500, () => done(false))
-    socket.on("error", () => done(false))
-    socket.on("connect", () => socket.write("PING\r\n"))
-    socket.on("data", (chunk) => done(chunk.toString().startsWith("+PONG")))
-  })
-
-const startServer = async (): Promise<{ readonly child: ChildProcess; readonly url: string }> => {
-  const port = await freePort()
-  const child = spawn(binary, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore"
-  })
-  const spawned = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-    child.once("error", resolve)
-    child.once("spawn", () => resolve(undefined))
-  })
-  if (spawned !== undefined) {
-    throw new Error(
-      spawned.code === "ENOENT"
-        ? `redis-server was not found (tried "${binary}"): install it with \`apt-get install -y redis-server\` ` +
-          "(Debian/Ubuntu), or set REDIS_SERVER to its path"
-        : `redis-server could not start: ${spawned.message}`
-    )
-  }
-  for (let attempt = 0; attempt < 250; attempt++) {
-    if (await answersPing(port)) return { child, url: `redis://127.0.0.1:${port}` }
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  child.kill("SIGKILL")
-  throw new Error(`redis-server did not answer on port ${port}`)
-}
-
-const stopServer = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once("exit", () => resolve())
-    child.kill("SIGKILL")
-  })
 
 // -----------------------------------------------------------------------------
 // measuring
@@ -268,10 +209,11 @@ const measure = (url: string, iterations: number, log: (line: string) => void) =
 export async function runRedisBench(options: RedisBenchOptions = {}): Promise<Array<RedisBenchRow>> {
   const iterations = options.iterations ?? 500
   const log = options.log ?? (() => {})
-  const server = await startServer()
-  try {
-    return await Effect.runPromise(measure(server.url, iterations, log))
-  } finally {
-    await stopServer(server.child)
-  }
+  // The shared launcher: a redis-server on a free loopback port, killed when the scope closes.
+  const exit = await Effect.runPromiseExit(
+    Effect.scoped(Effect.flatMap(startRedisServer, (server) => measure(server.url, iterations, log)))
+  )
+  if (Exit.isSuccess(exit)) return exit.value
+  const failure = Cause.failureOption(exit.cause)
+  throw Option.isSome(failure) ? new Error(failure.value.message) : Cause.squash(exit.cause)
 }

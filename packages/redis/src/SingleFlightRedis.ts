@@ -25,7 +25,7 @@ import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type { RedisClientOptions } from "redis"
+import type { RedisClientOptions, RedisClusterOptions } from "redis"
 import * as connection from "./internal/connection.js"
 import * as group from "./internal/group.js"
 
@@ -37,9 +37,10 @@ import * as group from "./internal/group.js"
  * The Redis connections a group talks through: one for commands, and one
  * dedicated to pub/sub (a subscribed connection cannot send commands).
  *
- * {@link layerConnection} provides one on node-redis. Another client (ioredis,
- * a cluster client) only has to implement these two operations; the
- * protocol's keys and channels of a key share one hash slot.
+ * {@link layerConnection} provides one on node-redis, {@link layerCluster}
+ * one on a node-redis Cluster client. Another client (ioredis, say) only has
+ * to implement these two operations; the protocol's keys and channels of a
+ * key share one hash slot.
  *
  * @since 0.1.0
  * @category models
@@ -65,6 +66,12 @@ export interface RedisConnection {
     channel: string,
     onMessage: (message: string) => void
   ) => Effect.Effect<void, RedisError, Scope.Scope>
+  /**
+   * `true` when `subscribe` uses sharded pub/sub (`SSUBSCRIBE`, as on a Redis
+   * Cluster): results are then published with `SPUBLISH`, on the key's shard
+   * only. Default `false` (`SUBSCRIBE` and `PUBLISH`).
+   */
+  readonly sharded?: boolean | undefined
 }
 
 /**
@@ -155,14 +162,80 @@ export const makeConnection: (
 export const layerConnection: (options?: ConnectionOptions) => Layer.Layer<RedisConnection, RedisError> =
   connection.layer
 
+/**
+ * Options of {@link layerCluster}: node-redis's own cluster options
+ * (`rootNodes`, `defaults` for every node's client, …) plus `connectTimeout`
+ * and `commandTimeout`, as in {@link ConnectionOptions}.
+ * `defaults.disableOfflineQueue` is always `true`.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * ```ts
+ * import { SingleFlightRedis } from "@effect-singleflight/redis"
+ *
+ * const options: SingleFlightRedis.ClusterOptions = {
+ *   rootNodes: [{ url: "redis://10.0.0.1:6379" }, { url: "redis://10.0.0.2:6379" }],
+ *   commandTimeout: "1 second"
+ * }
+ * ```
+ */
+export type ClusterOptions = RedisClusterOptions & {
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly commandTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Connects to a Redis Cluster with node-redis's cluster client, for as long
+ * as the current `Scope`. Commands are routed by their key's slot (every key
+ * and channel of a flight shares one hash tag, so one slot); results travel
+ * by sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`, Redis 7), on the key's shard
+ * only. When a master is down, the calls of its keys run locally.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SingleFlightRedis } from "@effect-singleflight/redis"
+ *
+ * const program = Effect.gen(function*() {
+ *   const redis = yield* SingleFlightRedis.makeCluster({ rootNodes: [{ url: "redis://127.0.0.1:7000" }] })
+ *   return yield* redis.send(["GET", "some-key"])
+ * }).pipe(Effect.scoped)
+ * ```
+ */
+export const makeCluster: (
+  options: ClusterOptions
+) => Effect.Effect<RedisConnection, RedisError, Scope.Scope> = connection.makeCluster
+
+/**
+ * The {@link RedisConnection} service on a Redis Cluster (see
+ * {@link makeCluster}). Fails with a {@link RedisError} when the cluster
+ * cannot be reached within `connectTimeout`.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { SingleFlightRedis } from "@effect-singleflight/redis"
+ *
+ * const RedisLive = SingleFlightRedis.layerCluster({
+ *   rootNodes: [{ url: "redis://10.0.0.1:6379" }, { url: "redis://10.0.0.2:6379" }]
+ * })
+ * ```
+ */
+export const layerCluster: (options: ClusterOptions) => Layer.Layer<RedisConnection, RedisError> =
+  connection.layerCluster
+
 // -----------------------------------------------------------------------------
 // the group
 // -----------------------------------------------------------------------------
 
 /**
  * The timing of the protocol. Defaults: `lease` 5 seconds, `renewEvery` a
- * third of the lease, `pollEvery` 500 ms, `resultTtl` 10 seconds, no
- * `followerTimeout`.
+ * third of the lease, `pollEvery` 500 ms, `resultTtl` 10 seconds,
+ * `followerTimeout` `2 × lease + pollEvery` (10.5 seconds).
  *
  * - `lease`: how long a process owns a key without renewing. If the owner
  *   dies, another process takes over after at most `lease + pollEvery` (plus
@@ -176,7 +249,11 @@ export const layerConnection: (options?: ConnectionOptions) => Layer.Layer<Redis
  *   missed its publication; more than `pollEvery`. Results are not reused by
  *   later calls (that is `reuseSuccessFor`, per process).
  * - `followerTimeout`: how long a follower waits for other processes (from
- *   the start of the call's flight, across takeovers); then it follows
+ *   the start of the call's flight, across takeovers). Always finite, so that
+ *   no caller waits forever (an owner whose work hangs while it renews its
+ *   lease); the default leaves time for a dead owner to be replaced
+ *   (`lease + pollEvery`) and one more lease for its successor. Raise it when
+ *   the work itself may take longer. Then the follower follows
  *   `onFollowerTimeout`: `"runLocally"` (default) runs the work in this
  *   process, `"fail"` fails with a {@link FollowerTimeoutError}.
  *
@@ -206,11 +283,16 @@ export interface TimingOptions {
  * The declaration of a group, shared by every process that takes part:
  *
  * - `name`: the namespace of its Redis keys and channels
- *   (`sf:<name>:{<sha256 of the encoded key>}:…`); no braces or whitespace.
- *   Processes coalesce when they use the same name and key.
- * - `key`, `success`, `failure`: the `Schema`s of the key (hashed from its
- *   JSON encoding), the success value and the typed error (omit it for work
- *   that cannot fail). Use `Schema.TaggedError` classes so that errors arrive
+ *   (`sf:<name>:{<sha256 of the key's canonical encoding>}:…`); no braces or
+ *   whitespace. Processes coalesce when they use the same name and key.
+ * - `key`, `success`, `failure`: the `Schema`s of the key, the success value
+ *   and the typed error (omit it for work that cannot fail). Two processes
+ *   share a flight only for keys with the same canonical encoding (exact:
+ *   `NaN`, `±Infinity`, `-0`, `null`, `undefined`, sets and maps stay apart)
+ *   that decode back to an `Equal` key. Other keys (a plain object, which is
+ *   `Equal` only to itself; a class instance in the encoded form; a lossy
+ *   transformation) are coalesced within each process only, with a warning
+ *   logged once per group: use `Schema.Data` for struct and tuple keys. Use `Schema.TaggedError` classes so that errors arrive
  *   as instances of their class. Defects travel as `Schema.Defect`: an
  *   `Error`'s name and message (no stack), anything else as readable text.
  * - the {@link TimingOptions}, and the options of the in-memory group

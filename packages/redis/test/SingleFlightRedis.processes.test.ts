@@ -1,9 +1,16 @@
+import { startRedisServer } from "@effect-singleflight/testing/RedisServer"
 import { assert, describe, expect, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Option } from "effect"
 import { SingleFlightRedis } from "../src/index.js"
-import { groupOptions, NotFound, runsKey, testTiming, type WorkerConfig } from "./fixtures/schemas.js"
+import {
+  groupOptions,
+  NotFound,
+  runsKey,
+  testTiming,
+  unencodablePrefix,
+  type WorkerConfig
+} from "./fixtures/schemas.js"
 import { connect, counter, eventually, namesOf, since, subscribers } from "./utils/instances.js"
-import { startRedisServer } from "./utils/redisServer.js"
 import { isDone, isReady, isStarted, spawnWorker, type Worker } from "./utils/workers.js"
 
 const worker = (config: Omit<WorkerConfig, "workMillis"> & { readonly workMillis?: number }) =>
@@ -138,6 +145,43 @@ describe("SingleFlightRedis across processes", () => {
         expect(own.outcome).toEqual({ _tag: "Failure", errorTag: "NotFound", id: "missing", isInstance: true })
         const ownDefect = yield* dying.waitFor(isDone("broken"))
         expect(ownDefect.outcome).toEqual({ _tag: "Defect", name: "TypeError", message: "boom from dying" })
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "a result nobody can encode: the owner's callers get it, and the three other processes run the work at once, side by side",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const config = { url: server.url, name: "unencodable", keys: ["k"], mode: "unencodable" } as const
+        const workers = yield* Effect.forEach(
+          ["w1", "w2", "w3", "w4"],
+          (id) => worker({ id, ...config, workMillis: 1_000 }),
+          { concurrency: "unbounded" }
+        )
+        yield* allReady(workers)
+        yield* Effect.forEach(workers, (worker) => worker.go, { discard: true })
+        const answers = yield* Effect.forEach(workers, (worker) => worker.waitFor(isDone("k")), {
+          concurrency: "unbounded"
+        })
+        // every process gets the value of its own execution, the owner's callers included
+        expect(answers.map(({ outcome }) => outcome)).toEqual(
+          workers.map(({ id }) => ({ _tag: "Success", value: `${unencodablePrefix}${id}:k` }))
+        )
+        expect(yield* counter(admin, runsKey("unencodable", "k"))).toBe(4)
+        const starts = (yield* Effect.forEach(workers, (worker) => worker.waitFor(isStarted("k"))))
+          .map(({ at }) => at)
+          .sort((a, b) => a - b)
+        const [first, ...followers] = starts
+        const followersSpread = followers[followers.length - 1]! - followers[0]!
+        yield* Effect.logInfo(
+          `unencodable result: executions started at +${starts.map((at) => at - first!).join(", +")} ms`
+        )
+        // one after another, they would start a work's length (1 s) apart
+        expect(followersSpread).toBeLessThan(500)
+        expect(starts[starts.length - 1]! - first!).toBeLessThan(1_800)
       }),
     60_000
   )

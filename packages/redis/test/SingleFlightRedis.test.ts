@@ -1,10 +1,10 @@
+import { freePort, startRedisServer } from "@effect-singleflight/testing/RedisServer"
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Metric, Option, Schema } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Logger, LogLevel, Metric, Option, Schema } from "effect"
 import { SingleFlight, SingleFlightMetrics } from "effect-singleflight"
 import { SingleFlightRedis } from "../src/index.js"
 import { groupOptions, NotFound, testTiming } from "./fixtures/schemas.js"
 import { connect, eventually, namesOf, since, subscribers } from "./utils/instances.js"
-import { freePort, startRedisServer } from "./utils/redisServer.js"
 
 const { RedisConnection } = SingleFlightRedis
 
@@ -12,7 +12,7 @@ const { RedisConnection } = SingleFlightRedis
 const groupOn = (
   connection: SingleFlightRedis.RedisConnection,
   name: string,
-  overrides: SingleFlightRedis.TimingOptions & { readonly onFollowerTimeout?: "runLocally" } = {}
+  overrides: SingleFlightRedis.TimingOptions & { readonly onFollowerTimeout?: "runLocally" | undefined } = {}
 ) =>
   SingleFlightRedis.make({ ...groupOptions(name), ...overrides }).pipe(
     Effect.provideService(RedisConnection, connection)
@@ -79,18 +79,27 @@ describe("SingleFlightRedis", () => {
         const group = yield* groupOn(yield* connect(server), "trips")
         // Loads the scripts, so that the count below has no EVAL fallback in it.
         yield* group.call("warm-up", Effect.succeed("ready"))
+        // the owner publishes in the background: wait for it before counting
+        yield* eventually(
+          "the warm-up result is stored",
+          Effect.map(admin.send(["EXISTS", namesOf("trips", "warm-up").lease]), (n) => n === 0)
+        )
         yield* admin.send(["CONFIG", "RESETSTAT"])
         const { work } = yield* counted("v", 50)
         const results = yield* Effect.all(Array.from({ length: 20 }, () => group.call("k", work)), {
           concurrency: "unbounded"
         })
         expect(results).toEqual(Array.from({ length: 20 }, () => "v"))
+        yield* eventually(
+          "the result is published",
+          Effect.map(admin.send(["EXISTS", namesOf("trips", "k").lease]), (n) => n === 0)
+        )
         const info = String(yield* admin.send(["INFO", "commandstats"]))
         const calls: Record<string, number> = Object.fromEntries(
           Array.from(info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm), ([, command, count]) => [command, Number(count)])
         )
-        // Redis also counts the commands run inside scripts; leave those out.
-        const insideScripts = ["set", "get", "del", "publish", "pexpire", "config|resetstat"]
+        // Redis also counts the commands run inside scripts, and the test's own EXISTS; leave those out.
+        const insideScripts = ["set", "get", "del", "publish", "pexpire", "pttl", "config|resetstat", "exists"]
         const sent = Object.keys(calls).filter((command) => !insideScripts.includes(command))
         // acquire, then complete (store + publish + release): nothing else
         expect(sent).toEqual(["evalsha"])
@@ -124,6 +133,11 @@ describe("SingleFlightRedis", () => {
         )
         const { runs, work } = yield* counted("fresh", 10)
         expect(yield* group.call("k", work)).toBe("fresh")
+        // the owner publishes in the background: wait for it before counting
+        yield* eventually(
+          "the result is published",
+          Effect.map(admin.send(["EXISTS", namesOf("reuse", "k").lease]), (n) => n === 0)
+        )
         yield* admin.send(["CONFIG", "RESETSTAT"])
         expect(yield* group.call("k", work)).toBe("fresh")
         expect(runs()).toBe(1)
@@ -297,8 +311,10 @@ describe("SingleFlightRedis", () => {
             "the follower is subscribed",
             Effect.map(subscribers(admin, namesOf("outage", "k").channel), (n) => n === 1)
           )
+          const killedAt = performance.now()
           yield* server.kill
           expect(yield* Fiber.join(follower)).toBe("answer")
+          yield* Effect.logInfo(`Redis killed mid-flight: the follower answered ${since(killedAt)} ms after the kill`)
           expect(yield* Fiber.join(owner)).toBe("answer")
           expect(runs()).toBe(2)
           expect(yield* b.redisStats).toMatchObject({ followed: 0, ranLocally: 1 })
@@ -319,6 +335,28 @@ describe("SingleFlightRedis", () => {
         }),
       15_000
     )
+
+    it.scopedLive("with Redis down, a burst of calls logs one warning line per kind, not one per call", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const group = yield* groupOn(yield* connect(server), "burst")
+        yield* server.kill
+        const warnings: Array<string> = []
+        const logger = Logger.make(({ logLevel, message }) => {
+          if (logLevel === LogLevel.Warning) warnings.push(String(message))
+        })
+        const start = performance.now()
+        const results = yield* Effect.forEach(
+          Array.from({ length: 40 }, (_, i) => `k${i}`),
+          (key) => group.call(key, Effect.succeed(key)),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+        expect(results).toHaveLength(40)
+        yield* Effect.logInfo(`Redis down: 40 concurrent calls answered locally in ${since(start)} ms`)
+        expect((yield* group.redisStats).ranLocally).toBe(40)
+        expect(warnings).toHaveLength(1)
+        expect(warnings[0]).toContain("Redis is unavailable; running the work in this process")
+      }))
 
     it.scopedLive("a late subscriber, whose subscription lands after the owner published, reads the stored result", () =>
       Effect.gen(function*() {
@@ -416,6 +454,87 @@ describe("SingleFlightRedis", () => {
         expect(took).toBeGreaterThanOrEqual(150)
         expect(took).toBeLessThan(1_500)
         expect((yield* group.redisStats).ranLocally).toBe(1)
+      }))
+
+    it.scopedLive(
+      "with Redis frozen (SIGSTOP), a follower gives up within one command timeout, and the owner's callers do not wait",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* startRedisServer
+          const admin = yield* connect(server)
+          const a = yield* groupOn(yield* connect(server, { commandTimeout: "1 second" }), "frozen")
+          const b = yield* groupOn(yield* connect(server, { commandTimeout: "1 second" }), "frozen")
+          let workEnded = 0
+          const ownerWork = Effect.sleep("300 millis").pipe(
+            Effect.zipRight(Effect.sync(() => {
+              workEnded = performance.now()
+            })),
+            Effect.as("from a")
+          )
+          const owner = yield* Effect.fork(a.call("k", ownerWork))
+          yield* eventually(
+            "the owner holds the lease",
+            Effect.map(admin.send(["EXISTS", namesOf("frozen", "k").lease]), (n) => n === 1)
+          )
+          const follower = yield* Effect.fork(b.call("k", Effect.succeed("from b")))
+          yield* eventually(
+            "the follower is subscribed",
+            Effect.map(subscribers(admin, namesOf("frozen", "k").channel), (n) => n === 1)
+          )
+          yield* server.freeze
+          const frozenAt = performance.now()
+          // the owner's callers: the work's end, then nothing Redis could delay
+          expect(yield* Fiber.join(owner)).toBe("from a")
+          const ownerDelay = Math.round(performance.now() - workEnded)
+          // the follower: at most a poll, then one command timeout (its MGET); unsubscribing is not waited for
+          expect(yield* Fiber.join(follower)).toBe("from b")
+          const followerWait = since(frozenAt)
+          yield* server.thaw
+          yield* Effect.logInfo(`frozen Redis: owner's callers +${ownerDelay} ms, follower ${followerWait} ms`)
+          expect(ownerDelay).toBeLessThan(250)
+          expect(followerWait).toBeGreaterThanOrEqual(950)
+          expect(followerWait).toBeLessThan(1_600)
+          expect(yield* b.redisStats).toMatchObject({ followed: 0, ranLocally: 1 })
+        }),
+      15_000
+    )
+
+    it.scopedLive("a foreign lease without an expiry goes stale after one lease, and the default options take over", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const admin = yield* connect(server)
+        const names = namesOf("foreign", "k")
+        yield* admin.send(["SET", names.lease, "written-by-hand"])
+        const group = yield* groupOn(yield* connect(server), "foreign", { followerTimeout: undefined })
+        const start = performance.now()
+        const result = yield* group.call("k", Effect.succeed("ran")).pipe(Effect.timeout("5 seconds"))
+        const took = since(start)
+        yield* Effect.logInfo(`foreign TTL-less lease: answered after ${took} ms`)
+        expect(result).toBe("ran")
+        // the lease is given 500 ms to live when first seen, then one poll notices it is gone
+        expect(took).toBeGreaterThanOrEqual(450)
+        expect(took).toBeLessThan(1_000)
+        expect(yield* group.redisStats).toMatchObject({ owned: 1, takeovers: 1, timedOut: 0 })
+      }))
+
+    it.scopedLive("by default a follower of an owner whose work hangs (renewing its lease) runs the work itself after 2 × lease + poll", () =>
+      Effect.gen(function*() {
+        const server = yield* startRedisServer
+        const a = yield* groupOn(yield* connect(server), "hanging")
+        const b = yield* groupOn(yield* connect(server), "hanging", { followerTimeout: undefined })
+        const started = yield* Deferred.make<void>()
+        const owner = yield* Effect.fork(
+          a.call("k", Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)))
+        )
+        yield* Deferred.await(started)
+        const start = performance.now()
+        const result = yield* b.call("k", Effect.succeed("ran here")).pipe(Effect.timeout("5 seconds"))
+        const took = since(start)
+        expect(result).toBe("ran here")
+        expect(took).toBeGreaterThanOrEqual(2 * 500 + 50 - 10)
+        expect(took).toBeLessThan(1_600)
+        expect(yield* b.redisStats).toMatchObject({ timedOut: 1, ranLocally: 1 })
+        yield* Fiber.interrupt(owner)
       }))
 
     it.scopedLive("the connection fails with a RedisError when Redis cannot be reached within connectTimeout", () =>

@@ -2,13 +2,22 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Schema } from "effect"
 import { SingleFlight } from "effect-singleflight"
 import { resolve } from "../src/internal/options.js"
-import { flightKeys, hashEncodedKey, newToken, parseMessage, scripts } from "../src/internal/protocol.js"
+import {
+  canonicalKey,
+  flightKeys,
+  hashCanonicalKey,
+  newToken,
+  parseMessage,
+  scripts
+} from "../src/internal/protocol.js"
 
-const hashOf = (encoded: unknown): string => {
-  const hash = hashEncodedKey(encoded)
-  assert(Either.isRight(hash), "the value hashes")
-  return hash.right
+const canonicalOf = (encoded: unknown): string => {
+  const canonical = canonicalKey(encoded)
+  assert(Either.isRight(canonical), "the value has a canonical form")
+  return canonical.right
 }
+
+const hashOf = (encoded: unknown): string => hashCanonicalKey(canonicalOf(encoded))
 
 /** The Redis Cluster hash tag of a key name: what lies between the first `{` and the next `}`. */
 const hashTag = (name: string): string => name.slice(name.indexOf("{") + 1, name.indexOf("}", name.indexOf("{")))
@@ -23,8 +32,57 @@ describe("the Redis protocol", () => {
     expect(hashOf("k")).toMatch(/^[0-9a-f]{64}$/)
   })
 
-  it("a key that JSON cannot hold does not hash", () => {
-    expect(Either.isLeft(hashEncodedKey(BigInt(1)))).toBe(true)
+  it("the canonical form tells apart every value JSON would merge", () => {
+    const values: ReadonlyArray<unknown> = [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      0,
+      -0,
+      null,
+      undefined,
+      "null",
+      BigInt(1),
+      1,
+      "1",
+      true,
+      "T",
+      [],
+      {},
+      [undefined],
+      [null],
+      { a: undefined },
+      new Set(),
+      new Set(["a"]),
+      new Set(["b"]),
+      new Map(),
+      new Map([["a", 1]]),
+      new Map([["a", 2]]),
+      [["a", 1]],
+      new Date(0),
+      new Date(Number.NaN),
+      new Uint8Array([1]),
+      ["a,b"],
+      ["a", "b"],
+      "{a}",
+      "}"
+    ]
+    const forms = values.map(canonicalOf)
+    expect(new Set(forms).size).toBe(values.length)
+    expect(canonicalOf(new Set(["a", "b"]))).toBe(canonicalOf(new Set(["b", "a"])))
+    expect(canonicalOf(new Map([["a", 1], ["b", 2]]))).toBe(canonicalOf(new Map([["b", 2], ["a", 1]])))
+  })
+
+  it("a value without a canonical form (a class instance, a function, a cycle) is refused with the reason", () => {
+    const cycle: Array<unknown> = []
+    cycle.push(cycle)
+    expect(canonicalKey(new (class Point {})())).toEqual(Either.left("its encoded form holds an instance of Point"))
+    expect(canonicalKey(cycle)).toEqual(Either.left("its encoded form holds a cycle"))
+    expect(Either.isLeft(canonicalKey({ f: () => 1 }))).toBe(true)
+    expect(Either.isLeft(canonicalKey({ [Symbol.for("s")]: 1 }))).toBe(true)
+    // a value shared by two branches is not a cycle
+    const shared = { x: 1 }
+    expect(Either.isRight(canonicalKey([shared, shared]))).toBe(true)
   })
 
   it("the lease, results and channel of a key share one hash tag, and the group name is outside it", () => {
@@ -60,13 +118,14 @@ describe("the Redis protocol", () => {
 describe("options", () => {
   const base = { name: "g", key: Schema.String, success: Schema.String }
 
-  it("the defaults are a 5 s lease renewed every third of it, 500 ms polls, 10 s results and no follower timeout", () => {
+  it("the defaults are a 5 s lease renewed every third of it, 500 ms polls, 10 s results, a 10.5 s follower timeout", () => {
     const resolved = resolve(base)
     expect(resolved.leaseMillis).toBe(5_000)
     expect(Duration.toMillis(resolved.renewEvery)).toBeCloseTo(5_000 / 3)
     expect(Duration.toMillis(resolved.pollEvery)).toBe(500)
     expect(resolved.resultTtlMillis).toBe(10_000)
-    expect(Duration.isFinite(resolved.followerTimeout)).toBe(false)
+    expect(Duration.toMillis(resolved.followerTimeout)).toBe(2 * 5_000 + 500)
+    expect(Duration.toMillis(resolve({ ...base, lease: "1 second", pollEvery: 100 }).followerTimeout)).toBe(2_100)
     expect(resolved.onFollowerTimeout).toBe("runLocally")
   })
 

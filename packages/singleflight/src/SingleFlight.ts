@@ -483,3 +483,26 @@ export const InvalidOptionsError: typeof internal.InvalidOptionsError = internal
  * @category errors
  */
 export type InvalidOptionsError = internal.InvalidOptionsError
+
+/**
+ * Validates a duration option and returns it decoded, or throws an
+ * {@link InvalidOptionsError} naming the option: a negative, `NaN` or
+ * infinite input, or one that is not a duration. (`Duration.decode` alone
+ * would clamp a negative number to zero and silently turn a typo into "off".)
+ * The rule every duration option of this library follows, exported for the
+ * integrations that take duration options of their own; call it inside
+ * `Effect.sync` so that an invalid option becomes a defect.
+ *
+ * @since 0.1.0
+ * @category utils
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SingleFlight } from "effect-singleflight"
+ *
+ * // dies with an InvalidOptionsError naming "lease"
+ * const lease = Effect.sync(() => SingleFlight.validateDuration("lease", -5))
+ * ```
+ */
+export const validateDuration: (option: string, input: Duration.DurationInput) => Duration.Duration =
+  internal.validateWindow

@@ -3,20 +3,21 @@
  */
 import { SingleFlight } from "effect-singleflight"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Equal from "effect/Equal"
 import * as Exit from "effect/Exit"
 import { pipeArguments } from "effect/Pipeable"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type * as SingleFlightRedis from "../SingleFlightRedis.js"
 import { RedisError, tag as connectionTag } from "./connection.js"
 import { resolve, type ResolvedOptions } from "./options.js"
 import * as protocol from "./protocol.js"
+import { monotonicMillis, Warnings } from "./warnings.js"
 
 /** @internal */
 export class FollowerTimeoutError extends Data.TaggedError("FollowerTimeoutError")<{
@@ -62,16 +63,17 @@ const pollDue = { _tag: "PollDue" } as const
 const runLocally = (reason: string, cause: unknown) => ({ _tag: "RunLocally", reason, cause }) as const
 
 /** A short reason for a log line: a Redis error's own cause, a parse error's message. */
-/**
- * Milliseconds on the monotonic clock (`currentTimeMillis` follows the wall
- * clock, which may jump): deadlines and poll times are intervals.
- */
-const monotonicMillis: Effect.Effect<number> = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
-
 const reasonOf = (cause: unknown): string => {
   if (cause instanceof RedisError) return `${cause.operation}: ${reasonOf(cause.cause)}`
   return cause instanceof Error ? cause.message : String(cause)
 }
+
+/**
+ * The in-memory group's notion of one key (`MutableHashMap`'s): `Equal`, and
+ * `SameValueZero` for the rest, under which `NaN` is itself.
+ */
+const isSameKey = (self: unknown, that: unknown): boolean =>
+  Equal.equals(self, that) || (Number.isNaN(self) && Number.isNaN(that))
 
 // -----------------------------------------------------------------------------
 // the coordinator: the cross-process protocol run inside the in-memory flight
@@ -88,6 +90,10 @@ interface MutableRedisStats {
 class Coordinator<K, A, E> {
   readonly stats: MutableRedisStats = { owned: 0, followed: 0, takeovers: 0, ranLocally: 0, timedOut: 0 }
   readonly encodeKey: (key: K) => Either.Either<unknown, unknown>
+  readonly decodeKey: (encoded: unknown) => Either.Either<K, unknown>
+  /** Set by the first key that cannot be shared across processes: the warning is logged once per group. */
+  warnedLocalOnly = false
+  readonly warnings: Warnings
   readonly encodeExit: (exit: Exit.Exit<A, E>) => Either.Either<string, unknown>
   readonly decodeExit: (payload: string) => Either.Either<Exit.Exit<A, E>, unknown>
   readonly pollEvery: number
@@ -96,10 +102,14 @@ class Coordinator<K, A, E> {
   constructor(
     readonly options: ResolvedOptions,
     readonly connection: SingleFlightRedis.RedisConnection,
+    /** The group's scope: clean-up forked into it is bounded by it. */
+    readonly scope: Scope.Scope,
     keySchema: Schema.Schema<K, unknown>,
     exitSchema: Schema.Schema<Exit.Exit<A, E>, string>
   ) {
+    this.warnings = new Warnings(options.name)
     this.encodeKey = Schema.encodeEither(keySchema)
+    this.decodeKey = Schema.decodeUnknownEither(keySchema)
     this.encodeExit = Schema.encodeEither(exitSchema)
     this.decodeExit = Schema.decodeEither(exitSchema)
     this.pollEvery = Duration.toMillis(options.pollEvery)
@@ -113,9 +123,9 @@ class Coordinator<K, A, E> {
    */
   run<R>(key: K, work: Effect.Effect<A, E, R>): Effect.Effect<A, E | FollowerTimeoutError, R> {
     return Effect.suspend(() => {
-      const keyHash = Either.flatMap(this.encodeKey(key), protocol.hashEncodedKey)
-      if (Either.isLeft(keyHash)) return this.runLocally(work, runLocally("the key could not be encoded", keyHash.left))
-      const keys = protocol.flightKeys(this.options.name, keyHash.right)
+      const identity = this.identify(key)
+      if (Either.isLeft(identity)) return this.runLocalOnly(identity.left, work)
+      const keys = protocol.flightKeys(this.options.name, identity.right)
       return Effect.flatMap(this.negotiate(keys, work), (plan): Effect.Effect<A, E | FollowerTimeoutError, R> => {
         switch (plan._tag) {
           case "Answered":
@@ -135,16 +145,56 @@ class Coordinator<K, A, E> {
     })
   }
 
+  /**
+   * The hash a key's Redis names derive from, or why the key cannot be
+   * shared across processes. Two processes share a flight only when their
+   * keys have the same canonical encoding (see `protocol.canonicalKey`) and
+   * each key is `Equal` to what its encoding decodes to: by transitivity the
+   * two keys are then `Equal` too. A schema whose encoding loses something
+   * (a lossy transformation, a plain object that is only equal to itself)
+   * fails the second check.
+   */
+  identify(key: K): Either.Either<string, string> {
+    const encoded = this.encodeKey(key)
+    if (Either.isLeft(encoded)) return Either.left(`it could not be encoded (${reasonOf(encoded.left)})`)
+    const canonical = protocol.canonicalKey(encoded.right)
+    if (Either.isLeft(canonical)) return canonical
+    const decoded = this.decodeKey(encoded.right)
+    if (Either.isRight(decoded) && isSameKey(decoded.right, key)) {
+      return Either.right(protocol.hashCanonicalKey(canonical.right))
+    }
+    return Either.left("it does not decode back to an Equal key")
+  }
+
+  /**
+   * A key that cannot be shared runs without Redis; the in-memory group still
+   * coalesces it within this process. Warned once per group, not per call:
+   * such keys tend to come from the group's key schema, so every call would.
+   */
+  runLocalOnly<R>(reason: string, work: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    return Effect.suspend(() => {
+      this.stats.ranLocally++
+      if (this.warnedLocalOnly) return work
+      this.warnedLocalOnly = true
+      return Effect.logWarning(
+        `SingleFlightRedis "${this.options.name}": a key cannot be shared across processes ` +
+          `because ${reason}; such keys are coalesced within each process only. Keys that are Equal by value ` +
+          "(strings, numbers, Schema.Data structs and tuples) are shared. This is logged once per group."
+      ).pipe(Effect.zipRight(work))
+    })
+  }
+
   runLocally<R>(
     work: Effect.Effect<A, E, R>,
     plan: { readonly reason: string; readonly cause: unknown }
   ): Effect.Effect<A, E, R> {
     return Effect.suspend(() => {
       this.stats.ranLocally++
-      return Effect.logWarning(
-        `SingleFlightRedis "${this.options.name}": ${plan.reason} (${reasonOf(plan.cause)}); ` +
-          "running the work in this process, without a lease"
-      ).pipe(Effect.zipRight(work))
+      return this.warnings.warn(
+        `${plan.reason}; running the work in this process, without a lease`,
+        reasonOf(plan.cause)
+      )
+        .pipe(Effect.zipRight(work))
     })
   }
 
@@ -184,14 +234,38 @@ class Coordinator<K, A, E> {
           protocol.acquire(this.connection, keys, token, this.options.leaseMillis),
           (holder): Effect.Effect<Turn<A, E>, RedisError, R | Scope.Scope> =>
             holder === token ? this.own(keys, token, work, followedBefore) : follow(holder),
-          (holder, exit) => holder === token ? this.settle(keys, token, exit) : Effect.void
+          // Settling (publishing, or giving the lease back) is one round trip the
+          // local callers need not wait for: with a frozen Redis it would cost
+          // them a whole command timeout.
+          (holder, exit) => holder === token ? this.inBackground(this.settle(keys, token, exit)) : Effect.void
         )
         if (turn._tag !== "Vacant") return turn
       }
     }).pipe(
-      Effect.scoped,
+      (negotiation) => this.withBackgroundScope(negotiation),
       Effect.catchTag("RedisError", (error) => Effect.succeed(runLocally("Redis is unavailable", error)))
     )
+  }
+
+  /**
+   * `Effect.scoped`, except that the scope (the follower's subscription) is
+   * closed in the background: unsubscribing from a Redis that stopped
+   * answering takes a whole command timeout, and the caller has its answer
+   * (or its fallback) already.
+   */
+  withBackgroundScope<X, Y, R>(
+    effect: Effect.Effect<X, Y, R | Scope.Scope>
+  ): Effect.Effect<X, Y, Exclude<R, Scope.Scope>> {
+    return Effect.acquireUseRelease(
+      Scope.make(),
+      (scope) => Scope.extend(effect, scope),
+      (scope, exit) => this.inBackground(Scope.close(scope, exit))
+    )
+  }
+
+  /** Runs clean-up in a fiber of the group's scope, so that no caller waits for it. */
+  inBackground(cleanUp: Effect.Effect<void>): Effect.Effect<void> {
+    return Effect.asVoid(Effect.forkIn(cleanUp, this.scope))
   }
 
   own<R>(
@@ -221,50 +295,46 @@ class Coordinator<K, A, E> {
    */
   renewLease(keys: protocol.FlightKeys, token: string): Effect.Effect<void> {
     const renewOnce = protocol.renew(this.connection, keys, token, this.options.leaseMillis).pipe(
-      Effect.catchAll((error) =>
-        Effect.logWarning(`SingleFlightRedis "${this.options.name}": renewing a lease failed (${reasonOf(error)})`)
-          .pipe(
-            Effect.as(true)
-          )
-      )
+      Effect.catchAll((error) => Effect.as(this.warnings.warn("renewing a lease failed", reasonOf(error)), true))
     )
     return Effect.sleep(this.options.renewEvery).pipe(
       Effect.zipRight(renewOnce),
       Effect.repeat({ while: (held) => held }),
-      Effect.zipRight(Effect.logWarning(
-        `SingleFlightRedis "${this.options.name}": the lease was lost while the work ran; ` +
-          "another process may be running the same work"
+      Effect.zipRight(this.warnings.warn(
+        "the lease was lost while the work ran; another process may be running the same work",
+        "a renewal found another holder"
       ))
     )
   }
 
   /**
    * After the owner's turn: publish the `Exit`, or give the lease back when
-   * there is nothing to share (the work was interrupted, or its exit could
-   * not be encoded) so that a follower takes over at once. Never fails: the
-   * local callers have their answer whatever Redis does now.
+   * there is nothing to share (the work was interrupted) so that a follower
+   * takes over at once. A result that cannot be encoded is published as a
+   * marker: its followers then run the work at once, side by side, instead of
+   * taking the lease one after another and failing to encode it in turn.
+   * Never fails: the local callers have their answer whatever Redis does now.
    */
   settle(
     keys: protocol.FlightKeys,
     token: string,
     exit: Exit.Exit<Turn<A, E>, unknown>
   ): Effect.Effect<void> {
-    const warn = (what: string) => (error: unknown) =>
-      Effect.logWarning(`SingleFlightRedis "${this.options.name}": ${what} (${reasonOf(error)})`)
+    const warn = (what: string) => (error: unknown) => this.warnings.warn(what, reasonOf(error))
     const giveBack = protocol.release(this.connection, keys, token).pipe(
       Effect.catchAll(warn("giving a lease back failed; followers take over when it expires"))
     )
     if (Exit.isFailure(exit) || exit.value._tag !== "Answered") return giveBack
     const workExit = exit.value.exit
     if (Exit.isFailure(workExit) && Cause.isInterruptedOnly(workExit.cause)) return giveBack
-    const payload = this.encodeExit(workExit)
-    if (Either.isLeft(payload)) {
-      return warn("the result could not be encoded, followers will run the work themselves")(payload.left).pipe(
-        Effect.zipRight(giveBack)
+    const encoded = this.encodeExit(workExit)
+    const publish = (payload: string) =>
+      protocol.complete(this.connection, keys, token, payload, this.options.resultTtlMillis).pipe(
+        Effect.catchAll(warn("publishing a result failed; followers take over when the lease expires"))
       )
-    }
-    return protocol.complete(this.connection, keys, token, payload.right, this.options.resultTtlMillis).pipe(
-      Effect.catchAll(warn("publishing a result failed; followers take over when the lease expires"))
+    if (Either.isRight(encoded)) return publish(encoded.right)
+    return warn("the result could not be encoded; its followers run the work themselves")(encoded.left).pipe(
+      Effect.zipRight(publish(protocol.unencodableResult))
     )
   }
 
@@ -318,6 +388,9 @@ class Coordinator<K, A, E> {
   }
 
   decode(payload: string): Turn<A, E> {
+    if (payload === protocol.unencodableResult) {
+      return runLocally("the owner's result could not be encoded", "it published no value")
+    }
     const exit = this.decodeExit(payload)
     if (Either.isLeft(exit)) return runLocally("another process's result could not be decoded", exit.left)
     this.stats.followed++
@@ -349,14 +422,19 @@ export const make = <K, KI, A, AI, E, EI>(
     // An invalid option is thrown here and so becomes a defect.
     const resolved = yield* Effect.sync(() => resolve(options))
     const connection = yield* connectionTag
+    const scope = yield* Effect.scope
     const failure = (options.failure ?? Schema.Never) as Schema.Schema<E, EI>
     const exitSchema = Schema.parseJson(Schema.Exit({ success: options.success, failure, defect: Schema.Defect }))
     const coordinator = new Coordinator<K, A, E>(
       resolved,
       connection,
+      scope,
       options.key as Schema.Schema<K, unknown>,
       exitSchema as Schema.Schema<Exit.Exit<A, E>, string>
     )
+    // Added before any flight or background clean-up uses the scope: finalizers
+    // run in reverse order, so the last counts are logged after those ended.
+    yield* Effect.addFinalizer(() => coordinator.warnings.flush)
     // In-memory coalescing first: at most one coordination per key and flight
     // in this process, shared by all of its local callers.
     const local = yield* SingleFlight.make<K, A, E>({

@@ -3,34 +3,12 @@
  */
 import { SingleFlight } from "effect-singleflight"
 import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
 import type * as SingleFlightRedis from "../SingleFlightRedis.js"
 
 const invalid = (option: string, reason: string) => new SingleFlight.InvalidOptionsError({ option, reason })
 
-/**
- * `Duration.decode` clamps negative numbers and `NaN` to zero, which would
- * silently turn a typo into "never": check the raw input first.
- *
- * @internal
- */
-export const validateDuration = (option: string, input: Duration.DurationInput): Duration.Duration => {
-  if (typeof input === "number" && !(Number.isFinite(input) && input >= 0)) {
-    throw invalid(option, `expected a finite, non-negative number of milliseconds, got ${input}`)
-  }
-  if (typeof input === "string" && input.trimStart().startsWith("-")) {
-    throw invalid(option, `expected a non-negative duration, got "${input}"`)
-  }
-  const decoded = Duration.decodeUnknown(input)
-  if (Option.isNone(decoded)) {
-    throw invalid(option, `expected a Duration input such as "5 seconds", got ${String(input)}`)
-  }
-  if (!Duration.isFinite(decoded.value)) throw invalid(option, "expected a finite duration")
-  return decoded.value
-}
-
 const positive = (option: string, input: Duration.DurationInput): Duration.Duration => {
-  const duration = validateDuration(option, input)
+  const duration = SingleFlight.validateDuration(option, input)
   // Redis expiries are whole milliseconds; below one, PX would be rejected.
   if (Duration.toMillis(duration) < 1) throw invalid(option, "expected at least 1 millisecond")
   return duration
@@ -90,9 +68,12 @@ export const resolve = <K, KI, A, AI, E, EI>(
       `expected more than pollEvery (${Duration.format(pollEvery)}), got ${Duration.format(resultTtl)}`
     )
   }
+  // Finite by default, so that no follower waits forever (an owner whose work
+  // hangs while it renews its lease, say): time for a dead owner to be
+  // replaced (lease + poll), and one more lease for its successor's work.
   const followerTimeout = options.followerTimeout === undefined
-    ? Duration.infinity
-    : validateDuration("followerTimeout", options.followerTimeout)
+    ? Duration.millis(2 * leaseMillis + Duration.toMillis(pollEvery))
+    : SingleFlight.validateDuration("followerTimeout", options.followerTimeout)
   const onFollowerTimeout = options.onFollowerTimeout ?? "runLocally"
   if (onFollowerTimeout !== "runLocally" && onFollowerTimeout !== "fail") {
     throw invalid("onFollowerTimeout", `expected "runLocally" or "fail", got ${String(onFollowerTimeout)}`)

@@ -38,28 +38,89 @@ export const flightKeys = (name: string, keyHash: string): FlightKeys => {
 }
 
 /**
- * JSON with the properties of every object sorted, so that equal encoded keys
- * hash equally whatever order their properties were built in.
- */
-const canonicalJson = (value: unknown): string =>
-  String(JSON.stringify(value, (_, nested: unknown) => {
-    if (nested === null || typeof nested !== "object" || Array.isArray(nested)) return nested
-    const sorted: Record<string, unknown> = {}
-    for (const property of Object.keys(nested).sort()) sorted[property] = (nested as Record<string, unknown>)[property]
-    return sorted
-  }))
-
-/**
- * The SHA-256 (hex) of the canonical JSON of a Schema-encoded key. Fails for
- * encoded values JSON cannot hold (a `bigint`, a cycle).
+ * A canonical, injective text for a Schema-encoded key: two encoded values
+ * get the same text only when they are the same value, down to what JSON
+ * would lose (`NaN`, `±Infinity`, `-0`, `undefined`, `null`, a `Set`, a
+ * `Map`, a `bigint`). Object properties and the members of sets and maps are
+ * sorted, so the order they were built in does not matter. Every part is
+ * self-delimiting (strings are JSON-quoted, containers bracketed), which is
+ * what makes the text injective. `Left` names what has no canonical form: a
+ * class instance, a function, a symbol, a cycle.
  *
  * @internal
  */
-export const hashEncodedKey = (encoded: unknown): Either.Either<string, unknown> =>
-  Either.try({
-    try: () => createHash("sha256").update(canonicalJson(encoded)).digest("hex"),
-    catch: (error) => error
-  })
+export const canonicalKey = (encoded: unknown): Either.Either<string, string> => {
+  const ancestors = new Set<object>()
+  const visit = (value: unknown): string => {
+    switch (typeof value) {
+      case "string":
+        return JSON.stringify(value)
+      case "number":
+        return Object.is(value, -0) ? "n:-0" : `n:${value}`
+      case "bigint":
+        return `b:${value}`
+      case "boolean":
+        return value ? "T" : "F"
+      case "undefined":
+        return "U"
+      case "object":
+        return value === null ? "N" : visitObject(value)
+      default:
+        throw new Unrepresentable(`a ${typeof value}`)
+    }
+  }
+  const visitObject = (value: object): string => {
+    if (ancestors.has(value)) throw new Unrepresentable("a cycle")
+    ancestors.add(value)
+    try {
+      return container(value)
+    } finally {
+      ancestors.delete(value)
+    }
+  }
+  const container = (value: object): string => {
+    if (Array.isArray(value)) return `[${Array.from(value, visit).join(",")}]`
+    if (value instanceof Set) return `S[${Array.from(value, visit).sort().join(",")}]`
+    if (value instanceof Map) {
+      return `M[${Array.from(value, ([key, member]) => `[${visit(key)},${visit(member)}]`).sort().join(",")}]`
+    }
+    if (value instanceof Date) return `D:${value.getTime()}`
+    if (value instanceof Uint8Array) return `Y:${Buffer.from(value).toString("hex")}`
+    const prototype: unknown = Object.getPrototypeOf(value)
+    if (prototype !== Object.prototype && prototype !== null) {
+      throw new Unrepresentable(`an instance of ${value.constructor?.name ?? "a class"}`)
+    }
+    if (Object.getOwnPropertySymbols(value).length > 0) throw new Unrepresentable("an object with symbol keys")
+    const properties = Object.keys(value).sort().map((property) =>
+      `${JSON.stringify(property)}:${visit((value as Record<string, unknown>)[property])}`
+    )
+    return `{${properties.join(",")}}`
+  }
+  try {
+    return Either.right(visit(encoded))
+  } catch (error) {
+    if (error instanceof Unrepresentable) return Either.left(`its encoded form holds ${error.what}`)
+    throw error
+  }
+}
+
+class Unrepresentable {
+  constructor(readonly what: string) {}
+}
+
+/**
+ * The version of the key encoding, hashed with it: processes that encode
+ * keys differently (an older release) never derive the same name.
+ */
+const keyEncodingVersion = "k2|"
+
+/**
+ * The SHA-256 (hex) of a key's canonical text: the hash tag of its names.
+ *
+ * @internal
+ */
+export const hashCanonicalKey = (canonical: string): string =>
+  createHash("sha256").update(keyEncodingVersion).update(canonical).digest("hex")
 
 /**
  * A flight's token: 128 random bits. Followers wait for the result of exactly
@@ -84,9 +145,15 @@ const script = (source: string): Script => ({ source, sha1: createHash("sha1").u
 /**
  * `SET NX PX`, then the holder: our own token when we took the lease, the
  * owner's otherwise. One atomic step, so the holder read is the one that
- * beat us (Redis 7's `SET … NX GET` does the same, but not on Redis 6).
+ * beat us (Redis 7's `SET … NX GET` does the same, but not on Redis 6). A
+ * lease without an expiry was not written by an owner (they always set one):
+ * another tool, an old release, a hand. It is given one lease to live, so
+ * that it goes stale like a dead owner's instead of holding the key forever.
  */
 const acquireScript = script(`redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2])
+if redis.call("PTTL", KEYS[1]) == -1 then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
 return redis.call("GET", KEYS[1])`)
 
 /** Compare-and-extend: only the holder of the token may renew its lease. */
@@ -103,7 +170,7 @@ return 0`)
  * followers still wait for it.
  */
 const completeScript = script(`redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
-redis.call("PUBLISH", ARGV[4], ARGV[1] .. "\\n" .. ARGV[2])
+redis.call(ARGV[5], ARGV[4], ARGV[1] .. "\\n" .. ARGV[2])
 if redis.call("GET", KEYS[1]) == ARGV[1] then
   redis.call("DEL", KEYS[1])
 end
@@ -113,7 +180,7 @@ return 1`)
 const releaseScript = script(`if redis.call("GET", KEYS[1]) == ARGV[1] then
   redis.call("DEL", KEYS[1])
 end
-redis.call("PUBLISH", ARGV[2], ARGV[1])
+redis.call(ARGV[3], ARGV[2], ARGV[1])
 return 1`)
 
 /** @internal */
@@ -178,6 +245,13 @@ export const renew = (
 ): Effect.Effect<boolean, RedisError> =>
   Effect.map(evalScript(connection, scripts.renew, [keys.lease], [token, String(leaseMillis)]), (reply) => reply === 1)
 
+/**
+ * Sharded pub/sub on a Cluster keeps a publication on its key's shard;
+ * classic `PUBLISH` would be broadcast to every node.
+ */
+const publishCommand = (connection: SingleFlightRedis.RedisConnection): string =>
+  connection.sharded === true ? "SPUBLISH" : "PUBLISH"
+
 /** @internal */
 export const complete = (
   connection: SingleFlightRedis.RedisConnection,
@@ -191,7 +265,8 @@ export const complete = (
       token,
       payload,
       String(resultTtlMillis),
-      keys.channel
+      keys.channel,
+      publishCommand(connection)
     ])
   )
 
@@ -201,7 +276,9 @@ export const release = (
   keys: FlightKeys,
   token: string
 ): Effect.Effect<void, RedisError> =>
-  Effect.asVoid(evalScript(connection, scripts.release, [keys.lease], [token, keys.channel]))
+  Effect.asVoid(
+    evalScript(connection, scripts.release, [keys.lease], [token, keys.channel, publishCommand(connection)])
+  )
 
 /**
  * The holder of the lease and the stored result of `token`, read together
@@ -233,6 +310,16 @@ export interface Message {
   readonly token: string
   readonly payload: string | undefined
 }
+
+/**
+ * The payload an owner publishes when its result cannot be encoded. An
+ * encoded `Exit` is a JSON object and never starts with `!`; a process of an
+ * older release fails to decode it and runs the work locally, which is what
+ * the marker asks for anyway.
+ *
+ * @internal
+ */
+export const unencodableResult = "!unencodable"
 
 /** @internal */
 export const parseMessage = (raw: string): Message => {

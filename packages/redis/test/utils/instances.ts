@@ -1,9 +1,9 @@
+import { pollUntil } from "@effect-singleflight/testing/Poll"
+import type { RedisServer } from "@effect-singleflight/testing/RedisServer"
 import { type Duration, Effect, Either, Option } from "effect"
 import type { Scope } from "effect"
 import { SingleFlightRedis } from "../../src/index.js"
-import { flightKeys, hashEncodedKey } from "../../src/internal/protocol.js"
-import { pollUntil } from "./poll.js"
-import type { RedisServer } from "./redisServer.js"
+import { canonicalKey, flightKeys, hashCanonicalKey } from "../../src/internal/protocol.js"
 
 /**
  * The connections of one "instance" of a service: each has its own command
@@ -24,9 +24,9 @@ export const connect = (
 
 /** The Redis names of a string key of group `name` (keys use `Schema.String`). */
 export const namesOf = (name: string, key: string) => {
-  const hash = hashEncodedKey(key)
-  if (Either.isLeft(hash)) throw new Error("unreachable: a string always hashes")
-  return flightKeys(name, hash.right)
+  const canonical = canonicalKey(key)
+  if (Either.isLeft(canonical)) throw new Error("unreachable: a string always has a canonical form")
+  return flightKeys(name, hashCanonicalKey(canonical.right))
 }
 
 /** The number of connections subscribed to `channel`. */

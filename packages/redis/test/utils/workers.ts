@@ -1,11 +1,11 @@
+import { pollUntil } from "@effect-singleflight/testing/Poll"
 import { Duration, Effect, Option } from "effect"
 import type { Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { WorkerConfig, WorkerEvent } from "../fixtures/schemas.js"
-import { pollUntil } from "./poll.js"
+import { workerBundle } from "./bundleWorker.js"
 
-const workerPath = fileURLToPath(new URL("../fixtures/worker.ts", import.meta.url))
 const packageDir = fileURLToPath(new URL("../..", import.meta.url))
 
 /** A worker process (test/fixtures/worker.ts) and what it reported so far. */
@@ -46,7 +46,7 @@ export const spawnWorker = (config: WorkerConfig): Effect.Effect<Worker, never, 
   Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const child = spawn(process.execPath, ["--import", "tsx", workerPath], {
+        const child = spawn(process.execPath, [workerBundle], {
           cwd: packageDir,
           env: { ...process.env, WORKER: JSON.stringify(config) },
           stdio: ["pipe", "pipe", "pipe"]

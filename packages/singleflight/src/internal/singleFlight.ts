@@ -115,7 +115,7 @@ const validatePolicy = (option: string, value: unknown): SingleFlight.AbandonPol
  * `Duration.decode` clamps negative numbers and `NaN` to zero, which would
  * silently turn a typo into "off": check the raw input first.
  */
-const validateWindow = (option: string, input: Duration.DurationInput): Duration.Duration => {
+export const validateWindow = (option: string, input: Duration.DurationInput): Duration.Duration => {
   const invalid = (reason: string) => new InvalidOptionsError({ option, reason })
   if (typeof input === "number" && !(Number.isFinite(input) && input >= 0)) {
     throw invalid(`expected a finite, non-negative number of milliseconds, got ${input}`)
