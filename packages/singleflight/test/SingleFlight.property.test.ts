@@ -100,7 +100,12 @@ const runProgram = (program: ReadonlyArray<Step>, whenAbandoned: SingleFlight.Ab
       })
 
     const sorted = [...program].sort((x, y) => x.at - y.at)
-    const callers: Array<{ readonly step: CallStep; readonly fiber: Fiber.RuntimeFiber<string, unknown> }> = []
+    // `forgets`: how many forgets of the caller's key came before it; a forget between two callers of one
+    // instant rightly gives the second a new execution
+    const callers: Array<
+      { readonly step: CallStep; readonly forgets: number; readonly fiber: Fiber.RuntimeFiber<string, unknown> }
+    > = []
+    const forgetsPerKey = new Map<string, number>()
     const interruptions: Array<Fiber.RuntimeFiber<unknown>> = []
     let now = 0
     const advanceTo = (time: number) =>
@@ -114,6 +119,7 @@ const runProgram = (program: ReadonlyArray<Step>, whenAbandoned: SingleFlight.Ab
       yield* advanceTo(ms(step.at))
       if (step._tag === "Forget") {
         yield* group.forget(step.key)
+        forgetsPerKey.set(step.key, (forgetsPerKey.get(step.key) ?? 0) + 1)
         continue
       }
       const call = group.call(step.key, work(step))
@@ -121,7 +127,7 @@ const runProgram = (program: ReadonlyArray<Step>, whenAbandoned: SingleFlight.Ab
       const fiber = yield* (step.fate === "timesOut"
         ? Effect.fork(Effect.timeoutFail(call, { duration: leaveAt, onTimeout: () => "timed out" as const }))
         : Effect.fork(call))
-      callers.push({ step, fiber })
+      callers.push({ step, forgets: forgetsPerKey.get(step.key) ?? 0, fiber })
       if (step.fate === "interrupted") {
         // forked: the last waiter's interruption waits for the work's finalizers
         interruptions.push(yield* Effect.fork(Effect.zipRight(Effect.sleep(leaveAt), Fiber.interrupt(fiber))))
@@ -157,12 +163,12 @@ const runProgram = (program: ReadonlyArray<Step>, whenAbandoned: SingleFlight.Ab
       }
     })
 
-    // callers of one key arriving at the same instant share one execution
+    // callers of one key arriving at the same instant, with no forget of it between them, share one execution
     const byArrival = new Map<string, Set<string>>()
-    callers.forEach(({ step }, index) => {
+    callers.forEach(({ forgets, step }, index) => {
       const exit = exits[index]!
       if (step.fate !== "waits" || !Exit.isSuccess(exit)) return
-      const arrival = `${step.key}@${step.at}`
+      const arrival = `${step.key}@${step.at}#${forgets}`
       byArrival.set(arrival, (byArrival.get(arrival) ?? new Set()).add(exit.value))
     })
     for (const values of byArrival.values()) expect(values.size).toBe(1)
