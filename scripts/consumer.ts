@@ -202,6 +202,7 @@ const installed = run(["npm", ...install])
 console.log(`consumer: npm install took ${installed.seconds.toFixed(1)} s`)
 if (!installed.ok) {
   console.error(`consumer: FAILED npm install\n${installed.output}`)
+  if (option("keep") === undefined) Fs.rmSync(app, { recursive: true, force: true })
   process.exit(1)
 }
 
