@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   // effect4/ is its own workspace, linted by `pnpm lint:effect4`
-  { ignores: ["**/build/**", "**/node_modules/**", "**/*.mjs", "**/.data/**", "effect4/**"] },
+  { ignores: ["**/build/**", "**/dist/**", "**/node_modules/**", "**/*.mjs", "**/.data/**", "effect4/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
