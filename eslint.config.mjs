@@ -3,7 +3,8 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/build/**", "**/node_modules/**", "**/*.mjs", "**/.data/**"] },
+  // effect4/ is its own workspace, linted by `pnpm lint:effect4`
+  { ignores: ["**/build/**", "**/dist/**", "**/node_modules/**", "**/*.mjs", "**/.data/**", "effect4/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

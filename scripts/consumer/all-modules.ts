@@ -1,0 +1,54 @@
+// Type-checked in the consumer app (strict, skipLibCheck false, the default lib with DOM) under moduleResolution
+// "bundler" and "node16": every public module, through the package root and through its own entry point.
+import { HttpSingleFlight } from "@effect-singleflight/platform"
+import * as HttpSingleFlightModule from "@effect-singleflight/platform/HttpSingleFlight"
+import { SingleFlightRedis } from "@effect-singleflight/redis"
+import * as SingleFlightRedisModule from "@effect-singleflight/redis/SingleFlightRedis"
+import type { HttpClient } from "@effect/platform"
+import { FetchHttpClient, HttpRouter, HttpServerResponse } from "@effect/platform"
+import { Effect, Layer, Metric, Schema } from "effect"
+import { SingleFlight, SingleFlightMetrics } from "effect-singleflight"
+import * as SingleFlightModule from "effect-singleflight/SingleFlight"
+import * as SingleFlightMetricsModule from "effect-singleflight/SingleFlightMetrics"
+
+export const sameModules: ReadonlyArray<boolean> = [
+  SingleFlight.layer === SingleFlightModule.layer,
+  SingleFlightMetrics.calls === SingleFlightMetricsModule.calls,
+  HttpSingleFlight.middleware === HttpSingleFlightModule.middleware,
+  SingleFlightRedis.make === SingleFlightRedisModule.make
+]
+
+export const customerName = (id: number): Effect.Effect<string, never, SingleFlight.SingleFlight> =>
+  SingleFlight.call(id, Effect.succeed(`customer-${id}`))
+
+export const typedGroup = Effect.gen(function*() {
+  const group = yield* SingleFlight.make<number, string, never>()
+  return yield* group.call(1, Effect.succeed("one"))
+}).pipe(Effect.scoped)
+
+export const callsSoFar: Effect.Effect<number> = Metric.value(SingleFlightMetrics.calls).pipe(
+  Effect.map((state) => state.count)
+)
+
+export const router = HttpRouter.empty.pipe(
+  HttpRouter.get("/", HttpServerResponse.text("hello")),
+  HttpRouter.use(HttpSingleFlight.middleware)
+)
+
+export const ServerSingleFlightLive: Layer.Layer<HttpSingleFlight.HttpSingleFlight> = HttpSingleFlight.layer()
+
+export const ClientLive: Layer.Layer<HttpClient.HttpClient> = HttpSingleFlight.layerClient().pipe(
+  Layer.provide(FetchHttpClient.layer)
+)
+
+class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { id: Schema.Number }) {}
+
+export const redisName = Effect.gen(function*() {
+  const names = yield* SingleFlightRedis.make({
+    name: "customer-names",
+    key: Schema.Number,
+    success: Schema.String,
+    failure: NotFound
+  })
+  return yield* names.call(1, Effect.succeed("Ada"))
+}).pipe(Effect.scoped, Effect.provide(SingleFlightRedis.layerConnection({ url: "redis://127.0.0.1:6379" })))
