@@ -193,7 +193,7 @@ const colors = ["#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04"
 
 export const renderChart = (sections: ReadonlyArray<Section>, subtitle: string): string => {
   const width = 980
-  const [left, right] = [270, width - 70]
+  const [left, right] = [350, width - 70]
   const charted = sections.filter((section) =>
     section.layout !== "list" && section.rows.some((row) => row.ratio !== undefined)
   )
