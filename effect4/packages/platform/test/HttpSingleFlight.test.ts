@@ -368,6 +368,69 @@ describe("HttpSingleFlight.middleware", () => {
       expect(responses.map((response) => response.headers["access-control-allow-origin"])).toEqual(origins)
     }).pipe(Effect.provide(TestServer)))
 
+  describe("pre-response handlers on effect 4", () => {
+    /** A pre-response handler that copies a header outside the key into the response, as per-request state would. */
+    const echoTrace = HttpEffect.appendPreResponseHandler((request, response) =>
+      Effect.succeed(HttpServerResponse.setHeader(response, "x-trace-echo", String(request.headers["x-trace"])))
+    )
+
+    it.live("a header set by a pre-response handler of the app reaches the request it was made for only", () =>
+      Effect.gen(function*() {
+        const counter = yield* makeGatedCounter
+        const singleFlight = yield* serve(
+          Effect.andThen(echoTrace, Effect.as(counter.enter, HttpServerResponse.text("traced")))
+        )
+        const fibers = yield* fireAll(3, (i) => getText("/traced", { "x-trace": `trace-${i}` }))
+        yield* awaitCalls(singleFlight.stats, 3)
+        yield* counter.open
+        const responses = yield* Effect.forEach(fibers, Fiber.join)
+
+        expect(responses.map((response) => response.headers["x-trace-echo"])).toEqual(["trace-0", "trace-1", "trace-2"])
+        expect(yield* counter.runs).toBe(3)
+      }).pipe(Effect.provide(TestServer)))
+
+    it.live("a pre-response handler registered outside the middleware runs for each request with its own", () =>
+      Effect.gen(function*() {
+        const counter = yield* makeGatedCounter
+        const singleFlight = yield* HttpSingleFlight.make()
+        yield* HttpServer.serveEffect(
+          Effect.andThen(echoTrace, singleFlight.middleware(Effect.as(counter.enter, HttpServerResponse.text("ok"))))
+        )
+        const fibers = yield* fireAll(3, (i) => getText("/outside", { "x-trace": `trace-${i}` }))
+        yield* awaitCalls(singleFlight.stats, 3)
+        yield* counter.open
+        const responses = yield* Effect.forEach(fibers, Fiber.join)
+
+        expect(responses.map((response) => response.headers["x-trace-echo"])).toEqual(["trace-0", "trace-1", "trace-2"])
+        expect(yield* counter.runs).toBe(1)
+      }).pipe(Effect.provide(TestServer)))
+
+    it.live("a handler of the app that leaves the leader's response as it is does not stop sharing (docs/effect4.md)", () =>
+      Effect.gen(function*() {
+        const counter = yield* makeGatedCounter
+        const onlyWithTrace = HttpEffect.appendPreResponseHandler((request, response) =>
+          Effect.succeed(
+            request.headers["x-trace"] === undefined
+              ? response
+              : HttpServerResponse.setHeader(response, "x-trace-echo", request.headers["x-trace"])
+          )
+        )
+        const singleFlight = yield* serve(
+          Effect.andThen(onlyWithTrace, Effect.as(counter.enter, HttpServerResponse.text("maybe traced")))
+        )
+        const leader = yield* Effect.forkChild(getText("/maybe"))
+        yield* eventually(counter.runs, (runs) => runs === 1)
+        const joiner = yield* Effect.forkChild(getText("/maybe", { "x-trace": "joiner" }))
+        yield* awaitCalls(singleFlight.stats, 2)
+        yield* counter.open
+
+        expect((yield* Fiber.join(leader)).headers["x-trace-echo"]).toBeUndefined()
+        // the joiner receives the leader's response: its own run would have echoed its trace
+        expect((yield* Fiber.join(joiner)).headers["x-trace-echo"]).toBeUndefined()
+        expect(yield* counter.runs).toBe(1)
+      }).pipe(Effect.provide(TestServer)))
+  })
+
   it.live("a failure of the handler is the failure of every request of the flight", () =>
     Effect.gen(function*() {
       const counter = yield* makeGatedCounter
