@@ -514,6 +514,29 @@ describe("HttpSingleFlight.middleware", () => {
       expect(yield* counter.runs).toBe(1)
     }).pipe(Effect.provide(HttpSingleFlight.layer()), Effect.provide(TestServer)))
 
+  it.live("given to HttpServer.serve instead of wrapping the app, it still never hands one visitor's cookie to another", () =>
+    Effect.gen(function*() {
+      const counter = yield* makeGatedCounter
+      const singleFlight = yield* HttpSingleFlight.make({ responseHeader: "x-singleflight" })
+      const app = Effect.gen(function*() {
+        const run = yield* counter.enter
+        yield* HttpEffect.appendPreResponseHandler((_request, response) =>
+          Effect.succeed(HttpServerResponse.setCookieUnsafe(response, "session", `token-${run}`))
+        )
+        return HttpServerResponse.text("welcome")
+      })
+      yield* HttpServer.serveEffect(app, singleFlight.middleware)
+      const fibers = yield* fireAll(3, () => getText("/welcome"))
+      yield* awaitCalls(singleFlight.stats, 3)
+      yield* counter.open
+      const responses = yield* Effect.forEach(fibers, Fiber.join)
+
+      // The leader's response is written inside the shared run, before the handlers of its app (docs/effect4.md).
+      const sessions = responses.map((response) => String(response.headers["set-cookie"] ?? "none").split(";")[0])
+      expect(sessions.sort()).toEqual(["none", "session=token-2", "session=token-3"])
+      expect(yield* counter.runs).toBe(3)
+    }).pipe(Effect.provide(TestServer)))
+
   it.effect("invalid options are a defect when the middleware is made", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(HttpSingleFlight.make({ maxBodySize: -1 }))
