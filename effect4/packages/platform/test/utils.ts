@@ -48,3 +48,65 @@ export const textOf = (response: HttpClientResponse.HttpClientResponse) =>
 
 export const getText = (path: string, headers?: Record<string, string>) =>
   HttpClient.get(path, headers === undefined ? undefined : { headers }).pipe(Effect.flatMap(textOf))
+
+/** The port the test server listens on. */
+export const port = Effect.map(
+  Effect.service(HttpServer.HttpServer),
+  (server) => "port" in server.address ? server.address.port : 0
+)
+
+/** A GET over `node:http` whose socket the test destroys to play a client that goes away. */
+export const rawRequest = (port: number, path: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const request = Http.request({ host: "127.0.0.1", port, path, agent: false })
+      request.on("error", () => {})
+      request.end()
+      return request
+    }),
+    (request) => Effect.sync(() => request.destroy())
+  )
+
+export interface RawResponse {
+  readonly status: number
+  readonly headers: Http.IncomingHttpHeaders
+  readonly body: string
+}
+
+/**
+ * A whole request and response over `node:http`, for what the platform client
+ * does not send: a GET with a body (Node frames one only when the request
+ * says `content-length` or `transfer-encoding`), or an exact set of headers.
+ */
+export const sendRaw = (port: number, options: {
+  readonly method?: string
+  readonly path: string
+  readonly headers?: Http.OutgoingHttpHeaders
+  readonly body?: string
+}) =>
+  Effect.callback<RawResponse, Error>((resume) => {
+    const request = Http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: options.path,
+        method: options.method ?? "GET",
+        headers: options.headers,
+        agent: false
+      },
+      (response) => {
+        const chunks: Array<Buffer> = []
+        response.on("data", (chunk: Buffer) => chunks.push(chunk))
+        response.on("error", (error) => resume(Effect.fail(error)))
+        response.on("end", () =>
+          resume(Effect.succeed({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: Buffer.concat(chunks).toString("utf8")
+          })))
+      }
+    )
+    request.on("error", (error) => resume(Effect.fail(error)))
+    request.end(options.body)
+    return Effect.sync(() => request.destroy())
+  })

@@ -100,6 +100,15 @@ export const makeGroup = <A, E>(
     keyAttribute: false
   })
 
+/** @internal */
+export const resolveResponseHeader = (name: string | undefined): string | undefined => {
+  if (name === undefined) return undefined
+  if (typeof name !== "string" || !token.test(name)) {
+    throw invalid("responseHeader", `expected a header name, got ${JSON.stringify(name)}`)
+  }
+  return name.toLowerCase()
+}
+
 /**
  * Options are checked when the middleware or client is made: a mistake is a
  * defect there, not a surprise on the first request.
