@@ -160,9 +160,9 @@ export const refHashMapPeer: Implementation = {
  * abandoned work (point 6: it runs to completion).
  */
 export const designRegistry: Implementation = {
-  name: "Ref<HashMap<K, Deferred>>, work forked in scope (the design card)",
+  name: "Ref<HashMap<K, Deferred>>, work forked in scope (the original design)",
   role: "peer",
-  semantics: "The design card's registry made to keep the contract where it can: the work is forked into the " +
+  semantics: "The original design's registry made to keep the contract where it can: the work is forked into the " +
     "group's scope (its own fiber, closed with the group), registration and fork happen under one mask, waiters " +
     "await the Deferred and leave alone. Abandoned work runs to completion; no re-entry detection, no current key.",
   make: ({ lookup }) =>

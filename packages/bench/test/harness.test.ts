@@ -53,7 +53,7 @@ describe("the benchmark harness", () => {
       }
     }
 
-    // effect-singleflight, and the design card's registry, run the work exactly once per key per run
+    // effect-singleflight, and the original design's registry, run the work exactly once per key per run
     const executions = (id: string, size: number, name = "effect-singleflight") =>
       report.sections.find((section) => section.id === id)?.rows.find((row) =>
         row.implementation.startsWith(name) && row.size === size
