@@ -37,12 +37,27 @@ import * as server from "./internal/server.js"
 /**
  * @since 0.1.0
  * @category type ids
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { HttpSingleFlight } from "@effect-singleflight/platform"
+ *
+ * const program = Effect.map(HttpSingleFlight.make(), (server) => HttpSingleFlight.TypeId in server).pipe(
+ *   Effect.scoped
+ * )
+ * ```
  */
 export const TypeId: unique symbol = server.TypeId as never
 
 /**
  * @since 0.1.0
  * @category type ids
+ * @example
+ * ```ts
+ * import { HttpSingleFlight } from "@effect-singleflight/platform"
+ *
+ * const id: HttpSingleFlight.TypeId = HttpSingleFlight.TypeId
+ * ```
  */
 export type TypeId = typeof TypeId
 
@@ -389,5 +404,12 @@ export const MisplacedMiddlewareError: typeof server.MisplacedMiddlewareError = 
 /**
  * @since 0.1.0
  * @category errors
+ * @example
+ * ```ts
+ * import { HttpSingleFlight } from "@effect-singleflight/platform"
+ *
+ * const isMisplaced = (defect: unknown): defect is HttpSingleFlight.MisplacedMiddlewareError =>
+ *   defect instanceof HttpSingleFlight.MisplacedMiddlewareError
+ * ```
  */
 export type MisplacedMiddlewareError = server.MisplacedMiddlewareError

@@ -1,4 +1,8 @@
 /**
  * @since 0.1.0
+ * @example
+ * ```ts
+ * import { HttpSingleFlight } from "@effect-singleflight/platform"
+ * ```
  */
 export * as HttpSingleFlight from "./HttpSingleFlight.js"

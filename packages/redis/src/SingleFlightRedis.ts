@@ -457,6 +457,14 @@ export const RedisError: typeof connection.RedisError = connection.RedisError
 /**
  * @since 0.1.0
  * @category errors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SingleFlightRedis } from "@effect-singleflight/redis"
+ *
+ * const logFailure = (error: SingleFlightRedis.RedisError) =>
+ *   Effect.logWarning(`Redis ${error.operation} failed`, error.cause)
+ * ```
  */
 export type RedisError = connection.RedisError
 
@@ -480,5 +488,13 @@ export const FollowerTimeoutError: typeof group.FollowerTimeoutError = group.Fol
 /**
  * @since 0.1.0
  * @category errors
+ * @example
+ * ```ts
+ * import { Duration } from "effect"
+ * import { SingleFlightRedis } from "@effect-singleflight/redis"
+ *
+ * const describe = (error: SingleFlightRedis.FollowerTimeoutError) =>
+ *   `group ${error.group} waited ${Duration.format(error.timeout)}`
+ * ```
  */
 export type FollowerTimeoutError = group.FollowerTimeoutError

@@ -1,4 +1,8 @@
 /**
  * @since 0.1.0
+ * @example
+ * ```ts
+ * import { SingleFlightRedis } from "@effect-singleflight/redis"
+ * ```
  */
 export * as SingleFlightRedis from "./SingleFlightRedis.js"
