@@ -1,14 +1,64 @@
 /**
- * Everything the report looks like: numbers, tables, the chart, and the parts
- * of docs/benchmarks.md. Each producer (`pnpm bench`, `pnpm bench:http`)
- * rewrites only its own part of the file, between markers.
+ * The report: its data (what `--json` prints), its markdown and its chart.
+ * Each producer (`pnpm bench`, `pnpm bench:http`) rewrites only its own part
+ * of docs/benchmarks.md, between markers.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import type { Report, Row, Section, Target } from "./report.js"
+import { described } from "./implementations.js"
 
-// -----------------------------------------------------------------------------
-// numbers
-// -----------------------------------------------------------------------------
+/** One measured cell: an implementation in a scenario at a size. */
+export interface Row {
+  readonly scenario: string
+  readonly size: number
+  readonly implementation: string
+  readonly role: "subject" | "limit" | "peer"
+  /** The median of the samples, in `unit` ("ms/run", "µs/call", "B/waiter", "µs"…). */
+  readonly median: number
+  readonly unit: string
+  readonly samples: number
+  /** `median` over the median of the section's reference (absent on the reference row). */
+  readonly ratio?: number
+  /** How many times the work ran per run, as "min" or "min–max" over the runs. */
+  readonly executions?: string
+  /** The sums of the values the callers got per run: equal across implementations. */
+  readonly results?: string
+  readonly correct?: boolean
+  readonly p99?: number
+  /** More figures of the same run, shown as columns of a "list" section (requests/s, database queries). */
+  readonly extra?: Readonly<Record<string, number>>
+  readonly note?: string
+}
+
+/** One scenario: a table in the markdown and, for a "matrix", a panel in the chart. */
+export interface Section {
+  readonly id: string
+  readonly title: string
+  readonly description: string
+  /** What `size` counts ("callers", "keys in flight"…). */
+  readonly sizeLabel: string
+  /** What ratios are taken against. */
+  readonly reference?: string
+  /** "matrix" (default): implementations down, sizes across; "list": one line a row (Redis, HTTP). */
+  readonly layout?: "matrix" | "list"
+  readonly rows: ReadonlyArray<Row>
+}
+
+export interface Target {
+  readonly label: string
+  readonly measured: string
+  readonly limit: string
+  readonly met: boolean
+}
+
+export interface Report {
+  readonly title: string
+  readonly date: string
+  readonly mode: "full" | "quick"
+  readonly machine: ReadonlyArray<readonly [string, string]>
+  readonly sections: ReadonlyArray<Section>
+  readonly targets: ReadonlyArray<Target>
+  readonly notes: ReadonlyArray<string>
+}
 
 export const formatSize = (size: number): string => size.toLocaleString("en-US").replace(/,/g, " ")
 
@@ -21,139 +71,101 @@ export const formatNumber = (value: number): string => {
 
 export const formatRatio = (ratio: number): string => `${ratio < 10 ? ratio.toFixed(2) : ratio.toFixed(1)}×`
 
-/** "3" when every run ran the work 3 times, "3–5" otherwise. */
-export const formatRange = (values: Iterable<number>): string => {
-  const sorted = [...values].sort((a, b) => a - b)
-  if (sorted.length === 0) return "–"
-  return sorted[0] === sorted[sorted.length - 1] ? `${sorted[0]}` : `${sorted[0]}–${sorted[sorted.length - 1]}`
-}
-
-// -----------------------------------------------------------------------------
-// markdown tables
-// -----------------------------------------------------------------------------
-
 const escape = (text: string): string => text.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 
-const table = (
-  header: ReadonlyArray<string>,
-  align: ReadonlyArray<boolean>,
-  rows: ReadonlyArray<ReadonlyArray<string>>
-) =>
+/** A markdown table; `right` says which columns are right-aligned. */
+const table = (header: ReadonlyArray<string>, right: ReadonlyArray<boolean>, rows: ReadonlyArray<Array<string>>) =>
   [
     `| ${header.join(" | ")} |`,
-    `|${align.map((right) => (right ? "--:" : "---")).join("|")}|`,
+    `|${right.map((isRight) => (isRight ? "--:" : "---")).join("|")}|`,
     ...rows.map((cells) => `| ${cells.join(" | ")} |`)
   ].join("\n")
 
-const nameCell = (
-  row: Row
-): string => (row.role === "subject" ? `**${escape(row.implementation)}**` : escape(row.implementation))
+const nameCell = (row: Row): string =>
+  row.role === "subject" ? `**${escape(row.implementation)}**` : escape(row.implementation)
 
 /** A "matrix" section: implementations down, sizes across, "median (ratio×)" in each cell. */
-export const sectionTable = (section: Section): string => {
+const matrixTable = (section: Section): Array<string> => {
   const sizes = [...new Set(section.rows.map((row) => row.size))]
   const names = [...new Set(section.rows.map((row) => row.implementation))]
-  const unit = section.rows[0]?.unit ?? ""
   const body = names.map((name) => {
     const rows = sizes.map((size) => section.rows.find((row) => row.implementation === name && row.size === size))
-    const cells = rows.map((row) =>
+    const cell = (row: Row | undefined) =>
       row === undefined
         ? ""
-        : `${formatNumber(row.median)} (${row.ratio === undefined ? "1.00×" : formatRatio(row.ratio)})${
+        : `${formatNumber(row.median)} (${formatRatio(row.ratio ?? 1)})${
           row.correct === false ? " ⚠ wrong results" : ""
         }`
-    )
     const joined = (pick: (row: Row) => string | number | undefined) =>
       rows.map((row) => (row && pick(row)) ?? "").join(" / ")
-    return [
-      nameCell(rows.find((row) => row !== undefined)!),
-      ...cells,
-      joined((row) => row.executions),
-      joined((row) => row.samples)
-    ]
+    const first = rows.find((row) => row !== undefined)!
+    return [nameCell(first), ...rows.map(cell), joined((row) => row.executions), joined((row) => row.samples)]
   })
   return [
-    `### ${section.title}`,
-    "",
-    section.description,
-    "",
-    `Cells: median ${unit} (ratio to ${
-      escape(section.reference ?? "the reference")
-    }). Executions: how many times the ` +
-    "work ran per run. Samples: timed runs (or measures) per cell.",
+    `Cells: median ${section.rows[0]?.unit ?? ""} (ratio to ${escape(section.reference ?? "the reference")}). ` +
+    "Executions: how many times the work ran per run. Samples: timed runs (or measures) per cell.",
     "",
     table(
       ["implementation", ...sizes.map((size) => `${formatSize(size)} ${section.sizeLabel}`), "executions", "samples"],
       [false, ...sizes.map(() => true), true, true],
       body
     )
-  ].join("\n")
+  ]
 }
 
-/** A "list" section (Redis, HTTP): one line a row, with its p99, extra figures and note. */
-export const listTable = (section: Section): string => {
+/** A "list" section: one line a row, with its p99, extra figures and note where any row has them. */
+const listTable = (section: Section): Array<string> => {
   const unit = section.rows[0]?.unit ?? ""
   const extras = [...new Set(section.rows.flatMap((row) => Object.keys(row.extra ?? {})))]
   const hasP99 = section.rows.some((row) => row.p99 !== undefined)
   const hasNote = section.rows.some((row) => row.note !== undefined)
-  const header = ["scenario", "implementation", `median (${unit})`, ...(hasP99 ? [`p99 (${unit})`] : []), ...extras]
+  const figures = [`median (${unit})`, ...(hasP99 ? [`p99 (${unit})`] : []), ...extras]
   const body = section.rows.map((row) => [
     escape(row.scenario),
     nameCell(row),
-    formatNumber(row.median),
-    ...(hasP99 ? [row.p99 === undefined ? "" : formatNumber(row.p99)] : []),
-    ...extras.map((name) => (row.extra?.[name] === undefined ? "" : formatNumber(row.extra[name]))),
+    ...[row.median, ...(hasP99 ? [row.p99] : []), ...extras.map((name) => row.extra?.[name])].map((value) =>
+      value === undefined ? "" : formatNumber(value)
+    ),
     ...(hasNote ? [escape(row.note ?? "")] : [])
   ])
-  return [
+  return [table(
+    ["scenario", "implementation", ...figures, ...(hasNote ? ["note"] : [])].map(escape),
+    [false, false, ...figures.map(() => true), ...(hasNote ? [false] : [])],
+    body
+  )]
+}
+
+export const sectionMarkdown = (section: Section): string =>
+  [
     `### ${section.title}`,
     "",
     section.description,
     "",
-    table(
-      [...header, ...(hasNote ? ["note"] : [])].map(escape),
-      [false, false, ...header.slice(2).map(() => true), ...(hasNote ? [false] : [])],
-      body
-    )
+    ...(section.layout === "list" ? listTable(section) : matrixTable(section))
   ].join("\n")
-}
-
-const targetsTable = (targets: ReadonlyArray<Target>): string =>
-  table(
-    ["target", "measured", "limit", ""],
-    [false, true, true, false],
-    targets.map((target) => [escape(target.label), target.measured, target.limit, target.met ? "met" : "**missed**"])
-  )
-
-// -----------------------------------------------------------------------------
-// the in-process part
-// -----------------------------------------------------------------------------
 
 /** Three lines for a newcomer, before any table: what is measured, where we stand, what the figures mean. */
 export const summaryLines = (report: Report): Array<string> => {
-  const met = report.targets.filter((target) => target.met).length
   const peers = new Set(
-    report.sections.flatMap((section) =>
-      section.rows.filter((row) => row.role === "peer").map((row) => row.implementation)
+    report.sections.flatMap((section) => section.rows.filter((row) => row.role === "peer")).map((row) =>
+      row.implementation
     )
   )
   const peerTargets = report.targets.filter((target) => [...peers].some((peer) => target.label.endsWith(`vs ${peer}`)))
+  const met = (targets: ReadonlyArray<Target>) => targets.filter((target) => target.met).length
   return [
     "What is measured: how long callers take to get a value through effect-singleflight, and how many bytes they " +
     "hold while they wait, against the other ways an Effect user could coalesce calls (the peers) and against floors " +
     "made of bare Effect primitives (the limits), all in one process and one run.",
-    `Where it stands: ${peerTargets.filter((target) => target.met).length} of ${peerTargets.length} targets against ` +
-    `the peers met, ${met} of ${report.targets.length} targets in all (see Targets for each one).`,
+    `Where it stands: ${met(peerTargets)} of ${peerTargets.length} targets against the peers met, ` +
+    `${met(report.targets)} of ${report.targets.length} targets in all (see Targets for each one).`,
     "What the figures mean: a ratio is our figure divided by the other's in the same run, so below 1× we are faster " +
     "(or smaller) and above 1× slower; absolute times depend on the machine, ratios much less."
   ]
 }
 
-export const inProcessMarkdown = (
-  report: Report,
-  chartFile: string,
-  peers: ReadonlyArray<readonly [string, string]>
-): string =>
+/** The in-process part of docs/benchmarks.md: every "matrix" section of the report. */
+export const inProcessMarkdown = (report: Report): string =>
   [
     "## In-process: `pnpm bench`",
     "",
@@ -165,9 +177,15 @@ export const inProcessMarkdown = (
     "",
     "### Targets",
     "",
-    targetsTable(report.targets),
+    table(
+      ["target", "measured", "limit", ""],
+      [false, true, true, false],
+      report.targets.map((
+        target
+      ) => [escape(target.label), target.measured, target.limit, target.met ? "met" : "**missed**"])
+    ),
     "",
-    `![ratios to the references](${chartFile})`,
+    "![ratios to the references](benchmarks.svg)",
     "",
     "### Method",
     "",
@@ -177,27 +195,30 @@ export const inProcessMarkdown = (
     "",
     "Speed is only comparable where the semantics are: what each one does differently.",
     "",
-    ...peers.map(([name, semantics]) => `- **${name}**: ${semantics}`),
+    ...described.map((implementation) =>
+      `- **${implementation.name} (${implementation.role})**: ${implementation.semantics}`
+    ),
     "",
     "### Results",
     "",
-    ...report.sections.filter((section) => section.layout !== "list").flatMap((section) => [sectionTable(section), ""])
+    ...report.sections.filter((section) => section.layout !== "list").flatMap((section) => [
+      sectionMarkdown(section),
+      ""
+    ])
   ].join("\n")
-
-// -----------------------------------------------------------------------------
-// the chart: one panel per section, one bar per row, its ratio on a log scale from 1×
-// -----------------------------------------------------------------------------
 
 const xml = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 const colors = ["#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#be185d"]
 
+/** One panel per "matrix" section, one bar per row: its ratio, on a log scale from 1×. */
 export const renderChart = (sections: ReadonlyArray<Section>, subtitle: string): string => {
-  const width = 980
-  const [left, right] = [350, width - 70]
   const charted = sections.filter((section) =>
     section.layout !== "list" && section.rows.some((row) => row.ratio !== undefined)
   )
   const names = [...new Set(charted.flatMap((section) => section.rows.map((row) => row.implementation)))]
+  // the label column fits the longest name, at about 6 px a character of 10 px Helvetica
+  const left = 26 + Math.ceil(6 * Math.max(0, ...names.map((name) => name.length)))
+  const [right, width] = [left + 560, left + 630]
   const colorOf = (row: Row) =>
     row.role === "subject"
       ? "#1d4ed8"
@@ -210,12 +231,10 @@ export const renderChart = (sections: ReadonlyArray<Section>, subtitle: string):
   ]
   let y = 70
   for (const section of charted) {
-    const rows = section.rows.filter((row) => row.ratio !== undefined)
-    const ratios = rows.map((row) => row.ratio!)
-    const low = Math.min(0.5, ...ratios)
-    const high = Math.max(2, ...ratios)
-    const x = (ratio: number) =>
-      left + ((Math.log(ratio) - Math.log(low)) / (Math.log(high) - Math.log(low))) * (right - left)
+    const rows = section.rows.flatMap((row) => row.ratio === undefined ? [] : [{ ...row, ratio: row.ratio }])
+    const low = Math.log(Math.min(0.5, ...rows.map((row) => row.ratio)))
+    const high = Math.log(Math.max(2, ...rows.map((row) => row.ratio)))
+    const x = (ratio: number) => left + ((Math.log(ratio) - low) / (high - low)) * (right - left)
     parts.push(
       `<text x="16" y="${y}" font-size="14" font-weight="bold">${xml(section.title)} (ratio to ${
         xml(section.reference ?? "")
@@ -229,7 +248,7 @@ export const renderChart = (sections: ReadonlyArray<Section>, subtitle: string):
       )
       for (const row of rows.filter((row) => row.size === size)) {
         y += 14
-        const [from, to] = [x(1), x(row.ratio!)]
+        const [from, to] = [x(1), x(row.ratio)]
         const bold = row.role === "subject" ? ` font-weight="bold"` : ""
         parts.push(
           `<text x="${left - 10}" y="${y}" font-size="10" text-anchor="end"${bold}>${xml(row.implementation)}</text>`,
@@ -237,7 +256,7 @@ export const renderChart = (sections: ReadonlyArray<Section>, subtitle: string):
             Math.max(1, Math.abs(to - from)).toFixed(1)
           }" height="11" fill="${colorOf(row)}"/>`,
           `<text x="${(Math.max(from, to) + 4).toFixed(1)}" y="${y}" font-size="10"${bold}>${
-            formatRatio(row.ratio!)
+            formatRatio(row.ratio)
           }</text>`
         )
       }
@@ -254,39 +273,32 @@ export const renderChart = (sections: ReadonlyArray<Section>, subtitle: string):
   ].join("\n")
 }
 
-// -----------------------------------------------------------------------------
-// docs/benchmarks.md and docs/benchmarks.svg
-// -----------------------------------------------------------------------------
-
 const docs = new URL("../../../docs/", import.meta.url)
-export const markdownFile = new URL("benchmarks.md", docs)
 export const chartFile = new URL("benchmarks.svg", docs)
+const markdownFile = new URL("benchmarks.md", docs)
 /** The parts of docs/benchmarks.md, in order: `pnpm bench` writes the first two, `pnpm bench:http` the last. */
 const partOrder = ["in-process", "redis", "http"]
 
-const header = [
-  "# Benchmarks",
-  "",
-  "<!-- Generated by packages/bench: `pnpm bench` writes the in-process part, `pnpm bench:http` the HTTP part. -->",
-  "<!-- Do not edit by hand: the next run rewrites its part. -->",
-  ""
-].join("\n")
-
 /** The markdown with `part` replaced by `content` (appended when it is missing), keeping every other part. */
-export const replacePart = (markdown: string, part: string, content: string, order = partOrder): string => {
+export const replacePart = (markdown: string, part: string, content: string): string => {
   const parts = new Map<string, string>()
   for (const match of markdown.matchAll(/<!-- part:([\w-]+):start -->\n([\s\S]*?)<!-- part:\1:end -->/g)) {
     parts.set(match[1]!, match[2]!)
   }
   parts.set(part, content.endsWith("\n") ? content : `${content}\n`)
-  const names = [
-    ...order.filter((name) => parts.has(name)),
-    ...[...parts.keys()].filter((name) => !order.includes(name))
-  ]
-  return header +
-    names.map((name) => `\n<!-- part:${name}:start -->\n${parts.get(name)}<!-- part:${name}:end -->\n`).join("")
+  const names = [...parts.keys()].sort((a, b) => partRank(a) - partRank(b))
+  return [
+    "# Benchmarks",
+    "",
+    "<!-- Generated by packages/bench: `pnpm bench` writes the in-process part, `pnpm bench:http` the HTTP part. -->",
+    "<!-- Do not edit by hand: the next run rewrites its part. -->",
+    ...names.map((name) => `\n<!-- part:${name}:start -->\n${parts.get(name)}<!-- part:${name}:end -->`)
+  ].join("\n") + "\n"
 }
 
+const partRank = (name: string) => partOrder.includes(name) ? partOrder.indexOf(name) : partOrder.length
+
+/** Writes `content` as the part `part` of docs/benchmarks.md, and logs it. */
 export const writePart = (part: string, content: string): void => {
   mkdirSync(docs, { recursive: true })
   let current = ""
@@ -296,9 +308,5 @@ export const writePart = (part: string, content: string): void => {
     // first run: no file yet
   }
   writeFileSync(markdownFile, replacePart(current, part, content))
-}
-
-export const writeChart = (svg: string): void => {
-  mkdirSync(docs, { recursive: true })
-  writeFileSync(chartFile, svg)
+  process.stderr.write(`wrote the ${part} part of ${markdownFile.pathname}\n`)
 }

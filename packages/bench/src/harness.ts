@@ -47,7 +47,8 @@ export const sample = async (
       warmupTime: 0,
       throws: true
     })
-    for (const task of rotate(tasks, round)) {
+    // the order rotates each round, so that no task always runs first (or last)
+    for (const task of [...tasks.slice(round % tasks.length), ...tasks.slice(0, round % tasks.length)]) {
       // An `async` function: tinybench calls any other function once, unhooked, to see whether it returns a promise.
       bench.add(task.id, async () => {
         await task.run()
@@ -73,11 +74,6 @@ export const sample = async (
   return samples
 }
 
-const rotate = <A>(items: ReadonlyArray<A>, by: number): ReadonlyArray<A> => {
-  const shift = items.length === 0 ? 0 : by % items.length
-  return [...items.slice(shift), ...items.slice(0, shift)]
-}
-
 export const median = (values: ReadonlyArray<number>): number => {
   if (values.length === 0) return Number.NaN
   const sorted = [...values].sort((a, b) => a - b)
@@ -85,13 +81,8 @@ export const median = (values: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
-/**
- * `global.gc`, exposed by `--expose-gc` (the `bench` script passes it), or
- * enabled at run time when the harness runs elsewhere (under vitest, say).
- */
-const gc: () => void = (() => {
-  const exposed = (globalThis as { gc?: () => void }).gc
-  if (exposed !== undefined) return exposed
+/** `global.gc`: exposed by `--expose-gc` (the `bench` script passes it), or enabled here (under vitest, say). */
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {
   setFlagsFromString("--expose-gc")
   return runInNewContext("gc") as () => void
 })()

@@ -5,9 +5,8 @@
  * `HttpSingleFlight.middleware` around the routes. Requests/s, p50/p99 and the
  * database queries go into the HTTP part of docs/benchmarks.md.
  *
- *   --quick      2 s a run instead of 10 (writes no docs unless --write)
+ *   --quick      2 s a run instead of 10 (writes no docs)
  *   --json       print the section as JSON on stdout
- *   --write      write the docs even in a quick run; --no-write: never
  *
  * autocannon fires from a worker thread, so that the load generator and the
  * server (on the main thread) do not share one core.
@@ -19,8 +18,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Os from "node:os"
-import { listTable, writePart } from "./format.js"
-import type { Row, Section } from "./report.js"
+import { sectionMarkdown, writePart } from "./format.js"
+import type { Row, Section } from "./format.js"
 
 type Mode = { readonly label: string; readonly singleFlight: boolean; readonly httpSingleFlight: boolean }
 const modes: ReadonlyArray<Mode> = [
@@ -35,10 +34,7 @@ const loads: ReadonlyArray<Load> = [
   { latency: Duration.zero, connections: 100, names: 20 }
 ]
 
-const args = process.argv.slice(2)
-const flag = (name: string) => args.includes(`--${name}`)
-const quick = flag("quick")
-const write = flag("no-write") ? false : flag("write") || !quick
+const quick = process.argv.includes("--quick")
 const seconds = quick ? 2 : 10
 const warmUpSeconds = quick ? 1 : 2
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -115,27 +111,15 @@ const main = async (): Promise<number> => {
     layout: "list",
     rows
   }
-  if (write) {
-    const cpus = Os.cpus()
-    writePart(
-      "http",
-      [
-        "## HTTP: `pnpm bench:http`",
-        "",
-        `Generated ${new Date().toISOString()} (${quick ? "quick" : "full"} run) on ${
-          cpus[0]?.model ?? "?"
-        } × ${cpus.length}, Node.js ${process.version}; load average ${
-          Os.loadavg().map((value) => value.toFixed(2)).join(", ")
-        } at the end.`,
-        "",
-        listTable(section),
-        ""
-      ].join("\n")
-    )
-    log("wrote the HTTP part of docs/benchmarks.md")
+  const cpus = Os.cpus()
+  const generated = `Generated ${new Date().toISOString()} (${quick ? "quick" : "full"} run) on ` +
+    `${cpus[0]?.model ?? "?"} × ${cpus.length}, Node.js ${process.version}; load average ` +
+    `${Os.loadavg().map((value) => value.toFixed(2)).join(", ")} at the end.`
+  if (!quick) {
+    writePart("http", ["## HTTP: `pnpm bench:http`", "", generated, "", sectionMarkdown(section), ""].join("\n"))
   }
-  if (flag("json")) process.stdout.write(`${JSON.stringify(section, null, 2)}\n`)
-  else process.stdout.write(`\n${listTable(section)}\n`)
+  if (process.argv.includes("--json")) process.stdout.write(`${JSON.stringify(section, null, 2)}\n`)
+  else process.stdout.write(`\n${sectionMarkdown(section)}\n`)
   const failed = rows.filter((row) => (row.extra?.["errors and non-2xx"] ?? 0) > 0)
   for (const row of failed) log(`FAILED REQUESTS: ${row.scenario}, ${row.implementation}`)
   return failed.length === 0 ? 0 : 1

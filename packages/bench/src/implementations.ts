@@ -202,3 +202,12 @@ export const peers: ReadonlyArray<Implementation> = [
   refHashMapPeer,
   designRegistry
 ]
+
+/** The implementations whose semantics the report lists, in its order. */
+export const described: ReadonlyArray<Implementation> = [
+  singleFlight,
+  deferredLimit,
+  noCoalescingLimit,
+  forkJoinLimit,
+  ...peers
+]

@@ -251,37 +251,45 @@ const waitFor = async (done: () => boolean): Promise<void> => {
 }
 
 /**
- * Heap bytes (after GC) per caller of `count` callers held in flight: all on
- * one key (`"waiters"`) or each on its own key (`"keys"`). The instance and
- * the keys exist before the first measure; everything the callers make
- * (fibers included) counts.
+ * Heap bytes (after GC) per caller of `count` callers held in flight, all on
+ * one key (`"waiters"`) or each on its own key (`"keys"`), measured `repeats`
+ * times. The instance and the keys exist before each measure; everything the
+ * callers make (fibers included) counts.
  */
 export const measureMemory = async (
   implementation: Implementation,
   shape: "waiters" | "keys",
   count: number,
-  check: Check
-): Promise<number> => {
-  const gate = new Gate()
-  const instance = new Instance(
-    implementation,
-    () => Effect.async<number>((resume) => gate.onOpen(() => resume(Effect.succeed(1))))
-  )
-  const keys = [...freshKeys(shape === "waiters" ? 1 : count).keys()]
-  await instance.open()
-  let arrived = 0
-  await settle()
-  collectGarbage()
-  const before = process.memoryUsage().heapUsed
-  const results = launch(count, (index) => Effect.suspend(() => (arrived++, instance.call(keys[index % keys.length]!))))
-  await waitFor(() => arrived === count)
-  await settle(10)
-  collectGarbage()
-  const after = process.memoryUsage().heapUsed
-  gate.open()
-  instance.completeDeferreds(new Map())
-  const values = await results
-  check.record(instance.executions, sum(values), count, values.length, count)
-  await instance.close()
-  return (after - before) / count
+  repeats: number
+): Promise<{ readonly bytes: Array<number>; readonly check: Check }> => {
+  const check = new Check()
+  const bytes: Array<number> = []
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    const gate = new Gate()
+    const instance = new Instance(
+      implementation,
+      () => Effect.async<number>((resume) => gate.onOpen(() => resume(Effect.succeed(1))))
+    )
+    const keys = [...freshKeys(shape === "waiters" ? 1 : count).keys()]
+    await instance.open()
+    let arrived = 0
+    await settle()
+    collectGarbage()
+    const before = process.memoryUsage().heapUsed
+    const results = launch(
+      count,
+      (index) => Effect.suspend(() => (arrived++, instance.call(keys[index % keys.length]!)))
+    )
+    await waitFor(() => arrived === count)
+    await settle(10)
+    collectGarbage()
+    bytes.push((process.memoryUsage().heapUsed - before) / count)
+    gate.open()
+    instance.completeDeferreds(new Map())
+    const values = await results
+    check.record(instance.executions, sum(values), count, values.length, count)
+    await instance.close()
+    await settle()
+  }
+  return { bytes, check }
 }

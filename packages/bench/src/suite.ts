@@ -1,16 +1,20 @@
 /**
- * The in-process suite as data: each section names its scenario, sizes,
- * implementations, reference and targets; one loop runs them all, in one
- * process and one run, and checks the targets against the same run's rows.
+ * The suite as data: each section names its scenario, sizes, reference,
+ * targets and how to measure one size; one loop runs them all, in one process
+ * and one run, and checks the targets against the same run's rows.
  */
-import { formatRange, formatRatio, formatSize } from "./format.js"
-import { median, sample, settle } from "./harness.js"
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import * as Os from "node:os"
+import { formatRatio, formatSize } from "./format.js"
+import type { Report, Row, Section, Target } from "./format.js"
+import { median, sample } from "./harness.js"
 import type { SamplingPlan } from "./harness.js"
 import * as Impl from "./implementations.js"
 import type { Implementation } from "./implementations.js"
-import type { Row, Section, Target } from "./report.js"
-import { Check, concurrent, measureMemory, scale, sequential } from "./scenarios.js"
-import type { Measured } from "./scenarios.js"
+import { measureRedis } from "./redis.js"
+import { concurrent, measureMemory, scale, sequential } from "./scenarios.js"
+import type { Check, Measured } from "./scenarios.js"
 
 export interface Plan {
   readonly mode: "full" | "quick"
@@ -25,6 +29,8 @@ export interface Plan {
   /** Waiters, and keys, of the memory scenarios. */
   readonly memoryCounts: ReadonlyArray<number>
   readonly memoryRepeats: number
+  /** Samples of each Redis row (the takeover row takes a fifth of it). */
+  readonly redisIterations: number
   /** How to sample a scenario whose runs make `calls` calls. */
   readonly sampling: (calls: number) => SamplingPlan
   /** How to sample the scale scenario with `inFlight` keys in flight. */
@@ -39,6 +45,7 @@ export const fullPlan: Plan = {
   scaleCalls: 1_000,
   memoryCounts: [1_000, 10_000],
   memoryRepeats: 2,
+  redisIterations: 500,
   // A run of 100 000 callers takes seconds (tens for the slowest peer): one round of at least 3 s per task, so that
   // a slow task is sampled once and a fast one several times, and the whole run stays near 10 minutes.
   sampling: (calls) =>
@@ -62,49 +69,44 @@ export const quickPlan: Plan = {
   scaleCalls: 20,
   memoryCounts: [200],
   memoryRepeats: 1,
+  redisIterations: 20,
   sampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 }),
   scaleSampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 })
 }
 
-export const scenarioIds = ["hot", "distinct", "mixed", "sequential", "observability", "scale", "memory"] as const
-export type ScenarioId = typeof scenarioIds[number]
+export const scenarioIds = ["hot", "distinct", "mixed", "sequential", "observability", "scale", "memory", "redis"]
 
 /**
  * A target of the subject against another row of the same size: its time at most `limit` times the other's
  * (`"ratio"`), strictly below it (`"ahead"`), or its bytes at most `limit` above the other's (`"bytes"`).
  */
-export interface Goal {
+interface Goal {
   readonly against: Implementation
   readonly kind: "ratio" | "ahead" | "bytes"
   readonly limit: number
 }
 
-/** Rows of one size, without their ratios. */
-type Measure = (implementations: ReadonlyArray<Implementation>, size: number, plan: Plan) => Promise<Array<Row>>
+/** The rows of one size, without their ratios; a row without a scenario takes its section's title. */
+type Measure = (size: number, plan: Plan) => Promise<Array<Omit<Row, "scenario"> & { readonly scenario?: string }>>
 
 interface SectionSpec {
-  readonly scenario: ScenarioId
+  readonly scenario: string
   readonly id: string
   readonly title: string
   readonly description: (plan: Plan) => string
   readonly sizeLabel: string
   readonly sizes: (plan: Plan) => ReadonlyArray<number>
-  readonly implementations: ReadonlyArray<Implementation>
   /** Ratios are to this implementation at the same size; without one, to the same implementation at the first size. */
   readonly reference?: Implementation
   readonly goals: ReadonlyArray<Goal>
+  readonly layout?: "list"
+  /** Needs a program that may be missing (redis-server): its failure is a note of the report, not of the run. */
+  readonly optional?: boolean
   readonly measure: Measure
 }
 
 /** The row of one cell, from its values (times or bytes) and what its callers got. */
-const rowOf = (
-  implementation: Implementation,
-  size: number,
-  unit: string,
-  values: Array<number>,
-  check: Check
-): Row => ({
-  scenario: "",
+const rowOf = (implementation: Implementation, size: number, unit: string, values: Array<number>, check: Check) => ({
   size,
   implementation: implementation.name,
   role: implementation.role,
@@ -116,35 +118,39 @@ const rowOf = (
   correct: check.problems.length === 0
 })
 
-/** Tasks of one size sampled together, interleaved; each row's median is per run (ms) or per call (µs). */
+/** "3" when every run ran the work 3 times, "3–5" otherwise. */
+const formatRange = (values: Iterable<number>): string => {
+  const sorted = [...values].sort((a, b) => a - b)
+  if (sorted.length === 0) return "–"
+  return sorted[0] === sorted.at(-1) ? `${sorted[0]}` : `${sorted[0]}–${sorted.at(-1)}`
+}
+
+/** The tasks of one size sampled together, interleaved; each row's median is per run (ms) or per call (µs). */
 const timed = (
+  implementations: ReadonlyArray<Implementation>,
   make: (implementation: Implementation, size: number, plan: Plan) => Measured,
   unit: "ms/run" | "µs/call",
-  sampling: (plan: Plan, size: number) => SamplingPlan = (plan, size) => plan.sampling(size)
+  sampling = (plan: Plan, size: number) => plan.sampling(size)
 ): Measure =>
-async (implementations, size, plan) => {
+async (size, plan) => {
   const measured = implementations.map((implementation) => make(implementation, size, plan))
   const samples = await sample(measured.map((entry) => entry.task), sampling(plan, size))
-  return measured.map((entry, index) => {
-    const perUnit = unit === "ms/run" ? 1 : 1000 / entry.callsPerRun
-    const values = (samples.get(entry.task.id) ?? []).map((millis) => millis * perUnit)
-    return rowOf(implementations[index]!, size, unit, values, entry.check)
+  return measured.map(({ callsPerRun, check, task }, index) => {
+    const perUnit = unit === "ms/run" ? 1 : 1000 / callsPerRun
+    const values = (samples.get(task.id) ?? []).map((millis) => millis * perUnit)
+    return rowOf(implementations[index]!, size, unit, values, check)
   })
 }
 
-const memory = (shape: "waiters" | "keys"): Measure => async (implementations, size, plan) => {
-  const rows: Array<Row> = []
-  for (const implementation of implementations) {
-    const check = new Check()
-    const bytes: Array<number> = []
-    for (let repeat = 0; repeat < plan.memoryRepeats; repeat++) {
-      bytes.push(await measureMemory(implementation, shape, size, check))
-      await settle()
+const memory =
+  (implementations: ReadonlyArray<Implementation>, shape: "waiters" | "keys"): Measure => async (size, plan) => {
+    const rows = []
+    for (const implementation of implementations) {
+      const { bytes, check } = await measureMemory(implementation, shape, size, plan.memoryRepeats)
+      rows.push(rowOf(implementation, size, shape === "waiters" ? "B/waiter" : "B/key", bytes, check))
     }
-    rows.push(rowOf(implementation, size, shape === "waiters" ? "B/waiter" : "B/key", bytes, check))
+    return rows
   }
-  return rows
-}
 
 const concurrentImplementations = [
   Impl.singleFlight,
@@ -162,7 +168,7 @@ const peerGoals: ReadonlyArray<Goal> = [
 ]
 const oneMacrotask = "the work of each key is one macrotask (`setImmediate`) that ends after the last caller arrived."
 
-export const sections: ReadonlyArray<SectionSpec> = [
+const sections: ReadonlyArray<SectionSpec> = [
   {
     scenario: "hot",
     id: "hot",
@@ -170,10 +176,13 @@ export const sections: ReadonlyArray<SectionSpec> = [
     description: () => `N concurrent callers on one key; ${oneMacrotask} Median time of a run of all N callers.`,
     sizeLabel: "callers",
     sizes: (plan) => plan.callers,
-    implementations: concurrentImplementations,
     reference: Impl.deferredLimit,
     goals: [...peerGoals, { against: Impl.promiseCoalescePeer, kind: "ahead", limit: 1 }],
-    measure: timed((implementation, callers) => concurrent(implementation, callers, 1), "ms/run")
+    measure: timed(
+      concurrentImplementations,
+      (implementation, callers) => concurrent(implementation, callers, 1),
+      "ms/run"
+    )
   },
   {
     scenario: "distinct",
@@ -182,10 +191,13 @@ export const sections: ReadonlyArray<SectionSpec> = [
     description: () => `N concurrent callers on N keys (nothing to share); ${oneMacrotask} Median time of a run.`,
     sizeLabel: "callers",
     sizes: (plan) => plan.callers,
-    implementations: concurrentImplementations,
     reference: Impl.forkJoinLimit,
     goals: [{ against: Impl.forkJoinLimit, kind: "ratio", limit: 1 }, peerGoals[2]!],
-    measure: timed((implementation, callers) => concurrent(implementation, callers, callers), "ms/run")
+    measure: timed(
+      concurrentImplementations,
+      (implementation, callers) => concurrent(implementation, callers, callers),
+      "ms/run"
+    )
   },
   {
     scenario: "mixed",
@@ -194,10 +206,10 @@ export const sections: ReadonlyArray<SectionSpec> = [
     description: () => `N concurrent callers on √N keys; ${oneMacrotask} Median time of a run.`,
     sizeLabel: "callers",
     sizes: (plan) => plan.callers,
-    implementations: concurrentImplementations,
     reference: Impl.deferredLimit,
     goals: peerGoals,
     measure: timed(
+      concurrentImplementations,
       (implementation, callers) => concurrent(implementation, callers, Math.max(1, Math.round(Math.sqrt(callers)))),
       "ms/run"
     )
@@ -211,10 +223,9 @@ export const sections: ReadonlyArray<SectionSpec> = [
       "Median cost of one call.",
     sizeLabel: "calls per run",
     sizes: (plan) => plan.sequentialCalls,
-    implementations: sequentialImplementations,
     reference: Impl.forkJoinLimit,
     goals: peerGoals,
-    measure: timed(sequential, "µs/call")
+    measure: timed(sequentialImplementations, sequential, "µs/call")
   },
   {
     scenario: "observability",
@@ -225,10 +236,9 @@ export const sections: ReadonlyArray<SectionSpec> = [
       "no tracer installed) against the same group with its metrics off, and with a tracer installed.",
     sizeLabel: "calls per run",
     sizes: (plan) => plan.sequentialCalls,
-    implementations: [Impl.singleFlight, Impl.singleFlightUnobserved, Impl.singleFlightTraced],
     reference: Impl.singleFlightUnobserved,
     goals: [{ against: Impl.singleFlightUnobserved, kind: "ratio", limit: 1.05 }],
-    measure: timed(sequential, "µs/call")
+    measure: timed([Impl.singleFlight, Impl.singleFlightUnobserved, Impl.singleFlightTraced], sequential, "µs/call")
   },
   {
     scenario: "scale",
@@ -240,9 +250,9 @@ export const sections: ReadonlyArray<SectionSpec> = [
       `${plan.inFlight[0]} keys in flight.`,
     sizeLabel: "keys in flight",
     sizes: (plan) => plan.inFlight,
-    implementations: [Impl.singleFlight, Impl.forkJoinLimit, ...Impl.peers],
     goals: peerGoals,
     measure: timed(
+      [Impl.singleFlight, Impl.forkJoinLimit, ...Impl.peers],
       (implementation, inFlight, plan) => scale(implementation, inFlight, plan.scaleCalls),
       "µs/call",
       (plan, inFlight) => plan.scaleSampling(inFlight)
@@ -255,10 +265,9 @@ export const sections: ReadonlyArray<SectionSpec> = [
     description: () => "N callers suspended on one key whose work is in flight; heap bytes after GC per caller.",
     sizeLabel: "waiters",
     sizes: (plan) => plan.memoryCounts,
-    implementations: [Impl.singleFlight, Impl.deferredLimit, ...Impl.peers],
     reference: Impl.deferredLimit,
     goals: [{ against: Impl.deferredLimit, kind: "bytes", limit: 256 }],
-    measure: memory("waiters")
+    measure: memory([Impl.singleFlight, Impl.deferredLimit, ...Impl.peers], "waiters")
   },
   {
     scenario: "memory",
@@ -267,50 +276,79 @@ export const sections: ReadonlyArray<SectionSpec> = [
     description: () => "N callers suspended on N keys whose work is in flight; heap bytes after GC per key.",
     sizeLabel: "keys",
     sizes: (plan) => plan.memoryCounts,
-    implementations: concurrentImplementations,
     reference: Impl.forkJoinLimit,
     goals: [{ against: Impl.forkJoinLimit, kind: "bytes", limit: 1024 }],
-    measure: memory("keys")
+    measure: memory(concurrentImplementations, "keys")
+  },
+  {
+    scenario: "redis",
+    id: "redis",
+    title: "Scale-out over Redis",
+    description: () =>
+      "From ./redis.ts: a real `redis-server` on loopback, two groups on separate connections in one process; " +
+      "latencies in microseconds, the in-memory group next to its Redis counterpart. See docs/scale-out.md.",
+    sizeLabel: "",
+    sizes: () => [1],
+    goals: [],
+    layout: "list",
+    optional: true,
+    measure: (_, plan) => measureRedis(plan.redisIterations)
   }
 ]
 
-export interface SuiteResult {
-  readonly sections: ReadonlyArray<Section>
-  readonly targets: ReadonlyArray<Target>
-  /** Problems found in what callers got: any entry means an implementation returned wrong results. */
-  readonly problems: ReadonlyArray<string>
-}
-
-export const runSuite = async (
+/** One run, from plan to report; `problems` lists every wrong result a caller got. */
+export const runBench = async (
   plan: Plan,
   progress: (line: string) => void,
-  only: ReadonlyArray<ScenarioId> = scenarioIds
-): Promise<SuiteResult> => {
+  only: ReadonlyArray<string> = scenarioIds
+): Promise<{ readonly report: Report; readonly problems: ReadonlyArray<string> }> => {
+  const started = Date.now()
+  const loadBefore = Os.loadavg()
   const results: Array<Section> = []
-  const targets: Array<Target> = []
+  const notes = methodNotes(plan)
   const problems: Array<string> = []
   for (const spec of sections.filter((spec) => only.includes(spec.scenario))) {
     const rows: Array<Row> = []
-    for (const size of spec.sizes(plan)) {
-      const started = Date.now()
-      for (const row of await spec.measure(spec.implementations, size, plan)) {
-        rows.push({ ...row, scenario: spec.title })
-        if (row.correct === false) problems.push(`${spec.title}, ${size}, ${row.implementation}: wrong results`)
+    try {
+      for (const size of spec.sizes(plan)) {
+        const sizeStarted = Date.now()
+        for (const row of await spec.measure(size, plan)) {
+          rows.push({ scenario: spec.title, ...row })
+          if (row.correct === false) problems.push(`${spec.title}, ${size}, ${row.implementation}: wrong results`)
+        }
+        progress(`${spec.title}, ${formatSize(size)}: ${((Date.now() - sizeStarted) / 1000).toFixed(1)} s`)
       }
-      progress(`${spec.title}, ${size.toLocaleString("en-US")}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    } catch (error) {
+      if (spec.optional !== true) throw error
+      notes.push(`${spec.title} skipped: ${error instanceof Error ? error.message : String(error)}`)
+      progress(notes.at(-1)!)
+      continue
     }
-    const section: Section = {
+    results.push({
       id: spec.id,
       title: spec.title,
       description: spec.description(plan),
       sizeLabel: spec.sizeLabel,
-      reference: spec.reference?.name ?? `itself at ${spec.sizes(plan)[0]} ${spec.sizeLabel}`,
+      ...(spec.layout === "list"
+        ? { layout: spec.layout }
+        : { reference: spec.reference?.name ?? `itself at ${spec.sizes(plan)[0]} ${spec.sizeLabel}` }),
       rows: withRatios(rows, spec.reference)
-    }
-    results.push(section)
-    targets.push(...targetsOf(section, spec.goals))
+    })
   }
-  return { sections: results, targets, problems }
+  const targets = sections.flatMap((spec) => {
+    const section = results.find((section) => section.id === spec.id)
+    return section === undefined ? [] : targetsOf(section, spec.goals)
+  })
+  const report: Report = {
+    title: "effect-singleflight benchmarks",
+    date: new Date(started).toISOString(),
+    mode: plan.mode,
+    machine: machine(loadBefore, (Date.now() - started) / 1000),
+    sections: results,
+    targets,
+    notes
+  }
+  return { report, problems }
 }
 
 /** Ratios to the reference at the same size, or to the same implementation at the first size. */
@@ -322,16 +360,13 @@ const withRatios = (rows: ReadonlyArray<Row>, reference: Implementation | undefi
     return base === undefined || base === row ? row : { ...row, ratio: row.median / base.median }
   })
 
-/** Targets hold at 1 000 and 100 000 (callers, calls, keys); a quick run checks its largest size instead. */
-const targetSizes = (section: Section): ReadonlyArray<number> => {
+const targetsOf = (section: Section, goals: ReadonlyArray<Goal>): Array<Target> => {
+  // Targets hold at 1 000 and 100 000 (callers, calls, keys); a quick run checks its largest size instead.
   const sizes = [...new Set(section.rows.map((row) => row.size))]
   const large = sizes.filter((size) => size >= 1_000)
-  return large.length > 0 ? large : [Math.max(...sizes)]
-}
-
-const targetsOf = (section: Section, goals: ReadonlyArray<Goal>): Array<Target> =>
-  goals.flatMap((goal) =>
-    targetSizes(section).flatMap((size) => {
+  const targetSizes = large.length > 0 ? large : [Math.max(...sizes)]
+  return goals.flatMap((goal) =>
+    targetSizes.flatMap((size) => {
       const at = (name: string) => section.rows.find((row) => row.size === size && row.implementation === name)
       const subject = at(Impl.singleFlight.name)
       const other = at(goal.against.name)
@@ -355,3 +390,67 @@ const targetsOf = (section: Section, goals: ReadonlyArray<Goal>): Array<Target> 
       }]
     })
   )
+}
+
+const packageVersion = (name: string): string => {
+  try {
+    const url = new URL(`../node_modules/${name}/package.json`, import.meta.url)
+    return (JSON.parse(readFileSync(url, "utf8")) as { version?: string }).version ?? "?"
+  } catch {
+    return "?"
+  }
+}
+
+const git = (...args: Array<string>): string => {
+  try {
+    return execFileSync("git", args, { cwd: new URL(".", import.meta.url), encoding: "utf8" }).trim()
+  } catch {
+    return ""
+  }
+}
+
+const machine = (loadBefore: ReadonlyArray<number>, seconds: number): Array<readonly [string, string]> => {
+  const cpus = Os.cpus()
+  const load = (values: ReadonlyArray<number>) => values.map((value) => value.toFixed(2)).join(", ")
+  const commit = git("rev-parse", "--short", "HEAD") || "unknown commit"
+  const dirty = git("status", "--porcelain", "--", "../../singleflight/src") === ""
+    ? ""
+    : " with uncommitted changes in packages/singleflight/src"
+  return [
+    ["finished", new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC"],
+    ["CPU", `${cpus[0]?.model ?? "unknown"} × ${cpus.length}`],
+    ["memory", `${(Os.totalmem() / 2 ** 30).toFixed(1)} GiB`],
+    ["OS", `${Os.type()} ${Os.release()} ${Os.arch()}`],
+    ["Node.js", `${process.version} (V8 ${process.versions.v8})`],
+    ["load average (1, 5, 15 min) before / after", `${load(loadBefore)} / ${load(Os.loadavg())}`],
+    ["duration of the run", `${seconds.toFixed(0)} s`],
+    ["effect-singleflight", `${packageVersion("effect-singleflight")} (${commit}${dirty})`],
+    ...["effect", "promise-coalesce", "tinybench"].map((name) => [name, packageVersion(name)] as const)
+  ]
+}
+
+const describeSampling = (sampling: SamplingPlan): string =>
+  `${sampling.rounds} round(s) of at least ${sampling.iterations} iterations` +
+  (sampling.time > 0 ? ` and ${sampling.time} ms` : "") +
+  (sampling.warmupIterations > 0 ? `, after ${sampling.warmupIterations} warm-up iterations` : "")
+
+const methodNotes = (plan: Plan): Array<string> => [
+  "Harness: tinybench 5 runs each task's iterations, with untimed hooks around them (a fresh instance and fresh " +
+  "keys before each run, the results checked after it, keys put in flight before a round). Tasks of one size run " +
+  "interleaved in rounds, their order rotated each round, so that the noise of the shared machine falls on all " +
+  "alike; the median is taken over the samples of all rounds.",
+  "Callers are root fibers started one after the other with `Effect.runFork`, as requests arrive at a server; " +
+  "each runs until its first asynchronous boundary before the next one starts.",
+  "Every run uses keys never used before and a new instance: `Cache` with a time-to-live of 0 still answers from " +
+  "a value finished in the same millisecond, which would otherwise let it skip the work.",
+  "Each row's results are checked: every caller must get the value of its own key, and the executions column " +
+  "shows how many times the work ran per run (a coalescer must run it once per key).",
+  "Targets are checked at 1 000 and 100 000 callers, calls or keys in flight (a quick run checks its largest size); " +
+  "memory targets are bytes over the floor measured in the same run.",
+  `Sampling (${plan.mode}): runs of up to 100 calls: ${describeSampling(plan.sampling(10))}; up to 10 000: ${
+    describeSampling(plan.sampling(1_000))
+  }; more: ${describeSampling(plan.sampling(100_000))}. Scale: ${
+    describeSampling(plan.scaleSampling(Math.min(...plan.inFlight)))
+  } with few keys in flight, ${describeSampling(plan.scaleSampling(Math.max(...plan.inFlight)))} with the most. ` +
+  `Memory: ${plan.memoryRepeats} measure(s) per cell, median.`
+]
