@@ -4,7 +4,7 @@
  * of docs/benchmarks.md, between markers.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import { described } from "./implementations.js"
+import { all } from "./implementations.js"
 
 /** One measured cell: an implementation in a scenario at a size. */
 export interface Row {
@@ -195,7 +195,7 @@ export const inProcessMarkdown = (report: Report): string =>
     "",
     "Speed is only comparable where the semantics are: what each one does differently.",
     "",
-    ...described.map((implementation) =>
+    ...all.map((implementation) =>
       `- **${implementation.name} (${implementation.role})**: ${implementation.semantics}`
     ),
     "",

@@ -203,8 +203,8 @@ export const peers: ReadonlyArray<Implementation> = [
   designRegistry
 ]
 
-/** The implementations whose semantics the report lists, in its order. */
-export const described: ReadonlyArray<Implementation> = [
+/** Every implementation of the concurrent scenarios, in the order of the report (whose semantics it lists). */
+export const all: ReadonlyArray<Implementation> = [
   singleFlight,
   deferredLimit,
   noCoalescingLimit,

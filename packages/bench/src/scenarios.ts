@@ -203,7 +203,7 @@ export const scale = (implementation: Implementation, inFlight: number, calls: n
   let held = new Map<string, number>()
   let values = new Map<string, number>()
   let gate = new Gate()
-  let holders: Promise<Array<number>> = Promise.resolve([])
+  let holders = { values: Promise.resolve<Array<number>>([]) }
   let result = 0
   const instance = new Instance(implementation, (key) =>
     held.has(key)
@@ -216,11 +216,7 @@ export const scale = (implementation: Implementation, inFlight: number, calls: n
       held = freshKeys(inFlight)
       gate = new Gate()
       await instance.open()
-      const keys = [...held.keys()]
-      let arrived = 0
-      holders = launch(inFlight, (index) => Effect.suspend(() => (arrived++, instance.call(keys[index]!))))
-      await waitFor(() => arrived === inFlight)
-      await settle(5)
+      holders = await hold(instance, [...held.keys()], inFlight, 5)
     },
     beforeEach: () => {
       values = freshKeys(calls)
@@ -233,7 +229,7 @@ export const scale = (implementation: Implementation, inFlight: number, calls: n
     afterAll: async () => {
       gate.open()
       instance.completeDeferreds(held)
-      const released = await holders
+      const released = await holders.values
       if (released.length !== inFlight) check.problems.push(`${released.length} of ${inFlight} held callers ended`)
       await instance.close()
     }
@@ -241,13 +237,20 @@ export const scale = (implementation: Implementation, inFlight: number, calls: n
   return { task, check, callsPerRun: calls }
 }
 
-/** Polls `done` on every macrotask, for at most a minute. */
-const waitFor = async (done: () => boolean): Promise<void> => {
+/**
+ * Starts `count` callers over `keys` (caller `i` takes key `i mod keys.length`), and waits until every one is
+ * suspended in flight and `settleMillis` more; `values` has their values once they are released.
+ */
+const hold = async (instance: Instance, keys: ReadonlyArray<string>, count: number, settleMillis: number) => {
+  let arrived = 0
+  const values = launch(count, (index) => Effect.suspend(() => (arrived++, instance.call(keys[index % keys.length]!))))
   const deadline = Date.now() + 60_000
-  while (!done()) {
+  while (arrived < count) {
     if (Date.now() > deadline) throw new Error("timed out waiting for the callers to arrive")
     await settle()
   }
+  await settle(settleMillis)
+  return { values }
 }
 
 /**
@@ -272,21 +275,15 @@ export const measureMemory = async (
     )
     const keys = [...freshKeys(shape === "waiters" ? 1 : count).keys()]
     await instance.open()
-    let arrived = 0
     await settle()
     collectGarbage()
     const before = process.memoryUsage().heapUsed
-    const results = launch(
-      count,
-      (index) => Effect.suspend(() => (arrived++, instance.call(keys[index % keys.length]!)))
-    )
-    await waitFor(() => arrived === count)
-    await settle(10)
+    const held = await hold(instance, keys, count, 10)
     collectGarbage()
     bytes.push((process.memoryUsage().heapUsed - before) / count)
     gate.open()
     instance.completeDeferreds(new Map())
-    const values = await results
+    const values = await held.values
     check.record(instance.executions, sum(values), count, values.length, count)
     await instance.close()
     await settle()

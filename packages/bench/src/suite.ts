@@ -18,12 +18,8 @@ import type { Check, Measured } from "./scenarios.js"
 
 export interface Plan {
   readonly mode: "full" | "quick"
-  /** Concurrent callers of the hot-key, distinct-keys and mixed scenarios. */
-  readonly callers: ReadonlyArray<number>
-  /** Calls per run of the sequential scenarios. */
-  readonly sequentialCalls: ReadonlyArray<number>
-  /** Keys in flight of the scale scenario (the first is the baseline). */
-  readonly inFlight: ReadonlyArray<number>
+  /** Callers of the concurrent scenarios, calls per run of the sequential ones, keys in flight of the scale one. */
+  readonly sizes: ReadonlyArray<number>
   /** Sequential calls per run of the scale scenario. */
   readonly scaleCalls: number
   /** Waiters, and keys, of the memory scenarios. */
@@ -39,9 +35,7 @@ export interface Plan {
 
 export const fullPlan: Plan = {
   mode: "full",
-  callers: [10, 1_000, 100_000],
-  sequentialCalls: [10, 1_000, 100_000],
-  inFlight: [10, 1_000, 100_000],
+  sizes: [10, 1_000, 100_000],
   scaleCalls: 1_000,
   memoryCounts: [1_000, 10_000],
   memoryRepeats: 2,
@@ -63,9 +57,7 @@ export const fullPlan: Plan = {
 
 export const quickPlan: Plan = {
   mode: "quick",
-  callers: [10, 100],
-  sequentialCalls: [10, 100],
-  inFlight: [10, 100],
+  sizes: [10, 100],
   scaleCalls: 20,
   memoryCounts: [200],
   memoryRepeats: 1,
@@ -73,8 +65,6 @@ export const quickPlan: Plan = {
   sampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 }),
   scaleSampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 })
 }
-
-export const scenarioIds = ["hot", "distinct", "mixed", "sequential", "observability", "scale", "memory", "redis"]
 
 /**
  * A target of the subject against another row of the same size: its time at most `limit` times the other's
@@ -95,7 +85,8 @@ interface SectionSpec {
   readonly title: string
   readonly description: (plan: Plan) => string
   readonly sizeLabel: string
-  readonly sizes: (plan: Plan) => ReadonlyArray<number>
+  /** `plan.sizes` unless given. */
+  readonly sizes?: (plan: Plan) => ReadonlyArray<number>
   /** Ratios are to this implementation at the same size; without one, to the same implementation at the first size. */
   readonly reference?: Implementation
   readonly goals: ReadonlyArray<Goal>
@@ -152,13 +143,6 @@ const memory =
     return rows
   }
 
-const concurrentImplementations = [
-  Impl.singleFlight,
-  Impl.deferredLimit,
-  Impl.noCoalescingLimit,
-  Impl.forkJoinLimit,
-  ...Impl.peers
-]
 const sequentialImplementations = [Impl.singleFlight, Impl.noCoalescingLimit, Impl.forkJoinLimit, ...Impl.peers]
 /** The issue's targets against the peers, on every timed scenario but distinct keys. */
 const peerGoals: ReadonlyArray<Goal> = [
@@ -175,11 +159,10 @@ const sections: ReadonlyArray<SectionSpec> = [
     title: "Hot key",
     description: () => `N concurrent callers on one key; ${oneMacrotask} Median time of a run of all N callers.`,
     sizeLabel: "callers",
-    sizes: (plan) => plan.callers,
     reference: Impl.deferredLimit,
     goals: [...peerGoals, { against: Impl.promiseCoalescePeer, kind: "ahead", limit: 1 }],
     measure: timed(
-      concurrentImplementations,
+      Impl.all,
       (implementation, callers) => concurrent(implementation, callers, 1),
       "ms/run"
     )
@@ -190,11 +173,10 @@ const sections: ReadonlyArray<SectionSpec> = [
     title: "Distinct keys",
     description: () => `N concurrent callers on N keys (nothing to share); ${oneMacrotask} Median time of a run.`,
     sizeLabel: "callers",
-    sizes: (plan) => plan.callers,
     reference: Impl.forkJoinLimit,
     goals: [{ against: Impl.forkJoinLimit, kind: "ratio", limit: 1 }, peerGoals[2]!],
     measure: timed(
-      concurrentImplementations,
+      Impl.all,
       (implementation, callers) => concurrent(implementation, callers, callers),
       "ms/run"
     )
@@ -205,11 +187,10 @@ const sections: ReadonlyArray<SectionSpec> = [
     title: "Mixed",
     description: () => `N concurrent callers on √N keys; ${oneMacrotask} Median time of a run.`,
     sizeLabel: "callers",
-    sizes: (plan) => plan.callers,
     reference: Impl.deferredLimit,
     goals: peerGoals,
     measure: timed(
-      concurrentImplementations,
+      Impl.all,
       (implementation, callers) => concurrent(implementation, callers, Math.max(1, Math.round(Math.sqrt(callers)))),
       "ms/run"
     )
@@ -222,7 +203,6 @@ const sections: ReadonlyArray<SectionSpec> = [
       "N calls one after the other in one `Effect.runPromise`, each on a fresh key whose value is ready at once. " +
       "Median cost of one call.",
     sizeLabel: "calls per run",
-    sizes: (plan) => plan.sequentialCalls,
     reference: Impl.forkJoinLimit,
     goals: peerGoals,
     measure: timed(sequentialImplementations, sequential, "µs/call")
@@ -235,7 +215,6 @@ const sections: ReadonlyArray<SectionSpec> = [
       "The sequential calls above, where the fixed cost of a call shows most: the subject as shipped (metrics on, " +
       "no tracer installed) against the same group with its metrics off, and with a tracer installed.",
     sizeLabel: "calls per run",
-    sizes: (plan) => plan.sequentialCalls,
     reference: Impl.singleFlightUnobserved,
     goals: [{ against: Impl.singleFlightUnobserved, kind: "ratio", limit: 1.05 }],
     measure: timed([Impl.singleFlight, Impl.singleFlightUnobserved, Impl.singleFlightTraced], sequential, "µs/call")
@@ -247,9 +226,8 @@ const sections: ReadonlyArray<SectionSpec> = [
     description: (plan) =>
       `With K keys in flight (their callers suspended), ${plan.scaleCalls} sequential calls on fresh keys whose ` +
       `value is ready at once. Median cost of one call; the ratio is to the same implementation with ` +
-      `${plan.inFlight[0]} keys in flight.`,
+      `${plan.sizes[0]} keys in flight.`,
     sizeLabel: "keys in flight",
-    sizes: (plan) => plan.inFlight,
     goals: peerGoals,
     measure: timed(
       [Impl.singleFlight, Impl.forkJoinLimit, ...Impl.peers],
@@ -278,7 +256,7 @@ const sections: ReadonlyArray<SectionSpec> = [
     sizes: (plan) => plan.memoryCounts,
     reference: Impl.forkJoinLimit,
     goals: [{ against: Impl.forkJoinLimit, kind: "bytes", limit: 1024 }],
-    measure: memory(concurrentImplementations, "keys")
+    measure: memory(Impl.all, "keys")
   },
   {
     scenario: "redis",
@@ -296,6 +274,8 @@ const sections: ReadonlyArray<SectionSpec> = [
   }
 ]
 
+export const scenarioIds = [...new Set(sections.map((spec) => spec.scenario))]
+
 /** One run, from plan to report; `problems` lists every wrong result a caller got. */
 export const runBench = async (
   plan: Plan,
@@ -310,7 +290,7 @@ export const runBench = async (
   for (const spec of sections.filter((spec) => only.includes(spec.scenario))) {
     const rows: Array<Row> = []
     try {
-      for (const size of spec.sizes(plan)) {
+      for (const size of spec.sizes?.(plan) ?? plan.sizes) {
         const sizeStarted = Date.now()
         for (const row of await spec.measure(size, plan)) {
           rows.push({ scenario: spec.title, ...row })
@@ -331,7 +311,7 @@ export const runBench = async (
       sizeLabel: spec.sizeLabel,
       ...(spec.layout === "list"
         ? { layout: spec.layout }
-        : { reference: spec.reference?.name ?? `itself at ${spec.sizes(plan)[0]} ${spec.sizeLabel}` }),
+        : { reference: spec.reference?.name ?? `itself at ${plan.sizes[0]} ${spec.sizeLabel}` }),
       rows: withRatios(rows, spec.reference)
     })
   }
@@ -450,7 +430,7 @@ const methodNotes = (plan: Plan): Array<string> => [
   `Sampling (${plan.mode}): runs of up to 100 calls: ${describeSampling(plan.sampling(10))}; up to 10 000: ${
     describeSampling(plan.sampling(1_000))
   }; more: ${describeSampling(plan.sampling(100_000))}. Scale: ${
-    describeSampling(plan.scaleSampling(Math.min(...plan.inFlight)))
-  } with few keys in flight, ${describeSampling(plan.scaleSampling(Math.max(...plan.inFlight)))} with the most. ` +
+    describeSampling(plan.scaleSampling(plan.sizes[0]!))
+  } with few keys in flight, ${describeSampling(plan.scaleSampling(plan.sizes.at(-1)!))} with the most. ` +
   `Memory: ${plan.memoryRepeats} measure(s) per cell, median.`
 ]

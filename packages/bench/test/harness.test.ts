@@ -6,9 +6,7 @@ import type { Plan } from "../src/suite.js"
 /** Smaller than `--quick`: enough to run every scenario, implementation and check once or twice. */
 const tinyPlan: Plan = {
   ...quickPlan,
-  callers: [10, 49],
-  sequentialCalls: [10],
-  inFlight: [10, 40],
+  sizes: [10, 49],
   scaleCalls: 10,
   memoryCounts: [50],
   sampling: () => ({ rounds: 1, iterations: 2, time: 0, warmupIterations: 0 })
