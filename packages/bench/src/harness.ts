@@ -48,7 +48,8 @@ export const sample = async (
       throws: true
     })
     // the order rotates each round, so that no task always runs first (or last)
-    for (const task of [...tasks.slice(round % tasks.length), ...tasks.slice(0, round % tasks.length)]) {
+    const shift = round % tasks.length
+    for (const task of [...tasks.slice(shift), ...tasks.slice(0, shift)]) {
       // An `async` function: tinybench calls any other function once, unhooked, to see whether it returns a promise.
       bench.add(task.id, async () => {
         await task.run()

@@ -36,16 +36,15 @@ const row = (scenario: string, implementation: string, samples: Array<number>, n
   }
 }
 
-/** Milliseconds taken by each of `count` sequential calls of a fresh key, whose work returns at once. */
-const uncontended = (group: Group, prefix: string, count: number) =>
-  Effect.gen(function*() {
-    const samples: Array<number> = []
-    for (let i = 0; i < count; i++) {
-      const start = performance.now()
-      yield* group.call(`${prefix}-${i}`, Effect.succeed(i))
-      samples.push(performance.now() - start)
-    }
-    return samples
+/** `count` samples of `one`, one after the other, each on a key of its own. */
+const samples = (count: number, prefix: string, one: (key: string) => Effect.Effect<number>) =>
+  Effect.forEach(Array.from({ length: count }, (_, index) => `${prefix}-${index}`), one)
+
+/** Milliseconds taken by a call of a fresh key whose work returns at once. */
+const uncontended = (group: Group) => (key: string) =>
+  Effect.suspend(() => {
+    const start = performance.now()
+    return Effect.map(group.call(key, Effect.succeed(1)), () => performance.now() - start)
   })
 
 /**
@@ -53,52 +52,45 @@ const uncontended = (group: Group, prefix: string, count: number) =>
  * value. The follower joins while the work runs (it waits 5 ms after the start
  * of a 20 ms work, enough to be subscribed on loopback).
  */
-const followerLatency = (owner: Group, follower: Group, prefix: string, count: number) =>
+const followerLatency = (owner: Group, follower: Group) => (key: string) =>
   Effect.gen(function*() {
-    const samples: Array<number> = []
-    for (let i = 0; i < count; i++) {
-      const started = yield* Deferred.make<void>()
-      let workEnded = 0
-      const work = Deferred.succeed(started, undefined).pipe(
-        Effect.zipRight(Effect.sleep("20 millis")),
-        Effect.map(() => {
-          workEnded = performance.now()
-          return i
-        })
-      )
-      const owning = yield* Effect.fork(owner.call(`${prefix}-${i}`, work))
-      yield* Deferred.await(started)
-      yield* Effect.sleep("5 millis")
-      yield* follower.call(`${prefix}-${i}`, Effect.succeed(-1))
-      samples.push(performance.now() - workEnded)
-      yield* Fiber.join(owning)
-    }
-    return samples
+    const started = yield* Deferred.make<void>()
+    let workEnded = 0
+    const work = Deferred.succeed(started, undefined).pipe(
+      Effect.zipRight(Effect.sleep("20 millis")),
+      Effect.map(() => {
+        workEnded = performance.now()
+        return 1
+      })
+    )
+    const owning = yield* Effect.fork(owner.call(key, work))
+    yield* Deferred.await(started)
+    yield* Effect.sleep("5 millis")
+    yield* follower.call(key, Effect.succeed(-1))
+    const latency = performance.now() - workEnded
+    yield* Fiber.join(owning)
+    return latency
   })
 
 /** Milliseconds from interrupting the owner to the start of the follower's own execution. */
-const takeoverLatency = (owner: Group, follower: Group, prefix: string, count: number) =>
+const takeoverLatency = (owner: Group, follower: Group) => (key: string) =>
   Effect.gen(function*() {
-    const samples: Array<number> = []
-    for (let i = 0; i < count; i++) {
-      const started = yield* Deferred.make<void>()
-      const owning = yield* Effect.fork(
-        owner.call(`${prefix}-${i}`, Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)))
-      )
-      yield* Deferred.await(started)
-      let takenOverAt = 0
-      const takeOver = Effect.sync(() => {
-        takenOverAt = performance.now()
-        return i
-      })
-      const following = yield* Effect.fork(follower.call(`${prefix}-${i}`, takeOver))
-      yield* Effect.sleep("5 millis")
-      const interruptedAt = performance.now()
-      yield* Fiber.interrupt(owning)
-      yield* Fiber.join(following)
-      samples.push(takenOverAt - interruptedAt)
-    }
-    return samples
+    const started = yield* Deferred.make<void>()
+    const owning = yield* Effect.fork(
+      owner.call(key, Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)))
+    )
+    yield* Deferred.await(started)
+    let takenOverAt = 0
+    const takeOver = Effect.sync(() => {
+      takenOverAt = performance.now()
+      return 1
+    })
+    const following = yield* Effect.fork(follower.call(key, takeOver))
+    yield* Effect.sleep("5 millis")
+    const interruptedAt = performance.now()
+    yield* Fiber.interrupt(owning)
+    yield* Fiber.join(following)
+    return takenOverAt - interruptedAt
   })
 
 /** `iterations` samples a row (the follower rows half, the takeover row a fifth); fails when redis-server is missing. */
@@ -117,27 +109,27 @@ export const measureRedis = (iterations: number): Promise<Array<Row>> =>
     const followers = Math.max(20, Math.round(iterations / 2))
     const follower = "follower latency after the owner finishes"
 
-    yield* uncontended(local, "warm-local", 200)
-    yield* uncontended(a, "warm-redis", 200)
+    yield* samples(200, "warm-local", uncontended(local))
+    yield* samples(200, "warm-redis", uncontended(a))
     return [
-      row("uncontended call", inMemory, yield* uncontended(local, "local", iterations)),
+      row("uncontended call", inMemory, yield* samples(iterations, "local", uncontended(local))),
       row(
         "uncontended call",
         overRedis,
-        yield* uncontended(a, "redis", iterations),
+        yield* samples(iterations, "redis", uncontended(a)),
         "acquire + complete: 2 Redis round trips"
       ),
-      row(follower, inMemory, yield* followerLatency(local, local, "f-local", followers)),
+      row(follower, inMemory, yield* samples(followers, "f-local", followerLatency(local, local))),
       row(
         follower,
         overRedis,
-        yield* followerLatency(a, b, "f-redis", followers),
+        yield* samples(followers, "f-redis", followerLatency(a, b)),
         "owner and follower on separate connections; pub/sub delivery + Schema decode"
       ),
       row(
         "takeover after the owner is interrupted",
         overRedis,
-        yield* takeoverLatency(a, b, "t-redis", Math.max(10, Math.round(iterations / 5))),
+        yield* samples(Math.max(10, Math.round(iterations / 5)), "t-redis", takeoverLatency(a, b)),
         "the owner gives its lease back and publishes; the follower takes the lease and runs"
       )
     ]
