@@ -3,7 +3,7 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/build/**", "**/node_modules/**", "**/*.mjs", "**/.data/**"] },
+  { ignores: ["**/build/**", "**/dist/**", "**/node_modules/**", "**/*.mjs", "**/.data/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,25 +1,51 @@
 /**
- * The second half of `pnpm build` (the first is `tsc -b tsconfig.build.json`, which writes `build/esm` and
- * `build/dts` incrementally). For each public package it
+ * `pnpm build`: builds every public package of both lines (the effect 3 line in `packages/`, the effect 4 line in
+ * `effect4/packages/`, see workspace.ts). It
  *
- * 1. writes the CommonJS build, `build/cjs`, by transpiling each source file on its own with TypeScript (the sources
+ * 1. runs `tsc -b` on each public package's `tsconfig.build.json`, which writes the ES modules (`build/esm`) and the
+ *    declarations (`build/dts`) incrementally; each line's packages resolve `effect` from their own workspace;
+ * 2. writes the CommonJS build, `build/cjs`, by transpiling each source file on its own with TypeScript (the sources
  *    are `isolatedModules`, so no type information is needed; this is what Effect does with Babel);
- * 2. assembles `dist/`, the folder that is packed and published (`publishConfig.directory`), laid out as
+ * 3. assembles `dist/`, the folder that is packed and published (`publishConfig.directory`), laid out as
  *    `@effect/platform` ships: `dist/{esm,cjs,dts}` with source maps, `src` for the maps, one folder per public
  *    module for resolvers that predate `exports`, README, LICENSE and a package.json that points at the build.
  *
  * In the workspace nothing reads `dist/`: every package.json points at `src/`, so tests, `tsc -b` and the demo run
  * from the sources without a build.
  */
+import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
+import { createRequire } from "node:module"
 import * as Path from "node:path"
 import ts from "typescript"
 import type { Manifest, WorkspacePackage } from "./workspace.js"
-import { listFiles, publicModules, publicPackages, workspacePackages, writeJson } from "./workspace.js"
+import {
+  fail as exitWith,
+  lines,
+  listFiles,
+  publicModules,
+  publicPackages,
+  workspacePackages,
+  writeJson
+} from "./workspace.js"
 
-const fail = (message: string): never => {
-  console.error(`build: ${message}`)
-  process.exit(1)
+const fail = (message: string): never => exitWith(`build: ${message}`)
+
+/** ES modules and declarations for every public package of every line, in one incremental `tsc -b`. */
+const buildEsm = (packages: ReadonlyArray<WorkspacePackage>): void => {
+  const configs = packages.map((pkg) => {
+    const config = Path.join(pkg.dir, "tsconfig.build.json")
+    return Fs.existsSync(config) ? config : fail(
+      `${pkg.manifest.name} (${Path.relative(process.cwd(), pkg.dir)}) has no tsconfig.build.json: copy one from ` +
+        "another public package of its line (rootDir src, outDir build/esm, declarationDir build/dts)"
+    )
+  })
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc")
+  try {
+    execFileSync(process.execPath, [tsc, "-b", ...configs], { stdio: "inherit" })
+  } catch {
+    fail("tsc -b failed")
+  }
 }
 
 const buildCjs = (pkg: WorkspacePackage): void => {
@@ -112,7 +138,7 @@ const assembleDist = (pkg: WorkspacePackage, versions: ReadonlyMap<string, strin
   const dist = Path.join(pkg.dir, "dist")
   for (const required of ["build/esm/index.js", "build/dts/index.d.ts", "build/cjs/index.js", "README.md"]) {
     if (!Fs.existsSync(Path.join(pkg.dir, required))) {
-      fail(`${pkg.manifest.name}: ${required} is missing (run \`pnpm build\`, which runs tsc -b tsconfig.build.json)`)
+      fail(`${pkg.manifest.name}: ${required} is missing (tsc -b ${pkg.dir}/tsconfig.build.json writes it)`)
     }
   }
   Fs.rmSync(dist, { recursive: true, force: true })
@@ -137,9 +163,13 @@ const assembleDist = (pkg: WorkspacePackage, versions: ReadonlyMap<string, strin
   writeJson(Path.join(dist, "package.json"), publishedManifest(pkg, versions))
 }
 
-const versions = new Map(workspacePackages().map((pkg) => [pkg.manifest.name, pkg.manifest.version]))
-for (const pkg of publicPackages()) {
-  buildCjs(pkg)
-  assembleDist(pkg, versions)
-  console.log(`build: ${pkg.manifest.name}@${pkg.manifest.version} -> ${Path.relative(process.cwd(), pkg.dir)}/dist`)
+buildEsm(lines.flatMap(publicPackages))
+for (const line of lines) {
+  // A `workspace:` range names a package of the same line: effect-singleflight is 0.x beside effect 3, 1.x beside 4.
+  const versions = new Map(workspacePackages(line).map((pkg) => [pkg.manifest.name, pkg.manifest.version]))
+  for (const pkg of publicPackages(line)) {
+    buildCjs(pkg)
+    assembleDist(pkg, versions)
+    console.log(`build: ${pkg.manifest.name}@${pkg.manifest.version} -> ${Path.relative(process.cwd(), pkg.dir)}/dist`)
+  }
 }

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { listFiles, publicPackages, root } from "./workspace.js"
+import { effect3, listFiles, publicPackages, root } from "./workspace.js"
 
 const apiDir = Path.join(root, "docs", "api")
 const check = process.argv.includes("--check")
@@ -25,7 +25,7 @@ const index: Array<string> = [
 ]
 
 Fs.rmSync(out, { recursive: true, force: true })
-for (const pkg of publicPackages()) {
+for (const pkg of publicPackages(effect3)) {
   const folder = Path.basename(pkg.dir)
   // docgen writes into the package (`docs/`) and rewrites the package's own imports in the examples to `../../src`,
   // so it has to run there; its output is moved to docs/api afterwards.

@@ -1,5 +1,6 @@
 /**
- * `pnpm release:dry` (after `pnpm build`): packs every public package's `dist/` into `build/packs/` with `npm pack`,
+ * `pnpm release:dry` (after `pnpm build`): packs every public package's `dist/` into `build/packs/<line>/` (one folder
+ * per line: both publish the same names) with `npm pack`,
  * exactly what `pnpm publish` would upload, and checks each tarball: only the files a user needs (build output,
  * sources for the source maps, README, LICENSE, package.json, one folder per public module), every `exports` target
  * present, and a manifest a registry accepts (no `workspace:` ranges, no scripts, no dev dependencies).
@@ -7,10 +8,10 @@
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import type { Manifest } from "./workspace.js"
-import { publicModules, publicPackages, root } from "./workspace.js"
+import type { Line, Manifest } from "./workspace.js"
+import { lines, publicModules, publicPackages, root } from "./workspace.js"
 
-export const packsDir = Path.join(root, "build", "packs")
+export const packsDir = (line: Line): string => Path.join(root, "build", "packs", line.name)
 
 const tarballFiles = (tarball: string): Array<string> =>
   execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" })
@@ -67,23 +68,24 @@ const problems = (files: ReadonlyArray<string>, manifest: Manifest, modules: Rea
   return found
 }
 
-export const packAll = (): ReadonlyArray<string> => {
-  Fs.rmSync(packsDir, { recursive: true, force: true })
-  Fs.mkdirSync(packsDir, { recursive: true })
+export const packAll = (line: Line): ReadonlyArray<string> => {
+  const packs = packsDir(line)
+  Fs.rmSync(packs, { recursive: true, force: true })
+  Fs.mkdirSync(packs, { recursive: true })
   const tarballs: Array<string> = []
   let failed = false
-  for (const pkg of publicPackages()) {
+  for (const pkg of publicPackages(line)) {
     const dist = Path.join(pkg.dir, "dist")
     if (!Fs.existsSync(Path.join(dist, "package.json"))) {
       console.error(`pack: ${pkg.manifest.name} has no dist/ (run \`pnpm build\` first)`)
       process.exit(1)
     }
     const [packed] = JSON.parse(
-      execFileSync("npm", ["pack", dist, "--json", "--loglevel=error", "--pack-destination", packsDir], {
+      execFileSync("npm", ["pack", dist, "--json", "--loglevel=error", "--pack-destination", packs], {
         encoding: "utf8"
       })
     ) as [{ filename: string }]
-    const tarball = Path.join(packsDir, packed.filename)
+    const tarball = Path.join(packs, packed.filename)
     const files = tarballFiles(tarball)
     const found = problems(files, tarballManifest(tarball), publicModules(pkg))
     const size = Fs.statSync(tarball).size
@@ -97,6 +99,8 @@ export const packAll = (): ReadonlyArray<string> => {
 }
 
 if (import.meta.filename === process.argv[1]) {
-  packAll()
-  console.log(`pack: ${Path.relative(process.cwd(), packsDir)}/ holds one tarball per public package, checked`)
+  for (const line of lines) {
+    packAll(line)
+    console.log(`pack: ${Path.relative(process.cwd(), packsDir(line))}/ holds one tarball per public package, checked`)
+  }
 }

@@ -1,6 +1,7 @@
 /**
- * What the release scripts know about the workspace: which packages are published and which modules each one
- * exposes. Both are read from the files themselves, so that a new public module or package needs no edit here.
+ * What the release scripts know about the workspaces: the two lines, which packages each one publishes and which
+ * modules each package exposes. All are read from the files themselves, so that a new public module or package needs
+ * no edit here.
  */
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -14,7 +15,31 @@ export interface Manifest {
   readonly [field: string]: unknown
 }
 
+export const fail = (message: string): never => {
+  console.error(message)
+  process.exit(1)
+}
+
+/**
+ * A line is one pnpm workspace whose `packages/*` publish the same package names for one major version of Effect:
+ * the effect 3 line (0.x) at the root, the effect 4 line (1.x) in `effect4/`.
+ */
+export interface Line {
+  readonly name: "effect3" | "effect4"
+  /** The workspace's root, which holds its `packages/`, its `node_modules` and its lockfile. */
+  readonly dir: string
+}
+
+export const effect3: Line = { name: "effect3", dir: root }
+export const effect4: Line = { name: "effect4", dir: Path.join(root, "effect4") }
+export const lines: ReadonlyArray<Line> = [effect3, effect4]
+
+export const lineNamed = (name: string): Line =>
+  lines.find((line) => line.name === name) ??
+    fail(`no line ${name}: the lines are ${lines.map((line) => line.name).join(", ")}`)
+
 export interface WorkspacePackage {
+  readonly line: Line
   readonly dir: string
   readonly manifest: Manifest
 }
@@ -26,18 +51,16 @@ export const writeJson = (file: string, value: unknown): void => {
   Fs.writeFileSync(file, JSON.stringify(value, null, 2) + "\n")
 }
 
-export const workspacePackages = (): ReadonlyArray<WorkspacePackage> =>
-  Fs.readdirSync(Path.join(root, "packages"), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && Fs.existsSync(Path.join(root, "packages", entry.name, "package.json")))
-    .map((entry) => {
-      const dir = Path.join(root, "packages", entry.name)
-      return { dir, manifest: readJson<Manifest>(Path.join(dir, "package.json")) }
-    })
+export const workspacePackages = (line: Line): ReadonlyArray<WorkspacePackage> =>
+  Fs.readdirSync(Path.join(line.dir, "packages"), { withFileTypes: true })
+    .map((entry) => Path.join(line.dir, "packages", entry.name))
+    .filter((dir) => Fs.existsSync(Path.join(dir, "package.json")))
+    .map((dir) => ({ line, dir, manifest: readJson<Manifest>(Path.join(dir, "package.json")) }))
     .sort((a, b) => a.manifest.name.localeCompare(b.manifest.name))
 
-/** The packages that are published: every workspace package not marked `"private": true`. */
-export const publicPackages = (): ReadonlyArray<WorkspacePackage> =>
-  workspacePackages().filter((pkg) => pkg.manifest.private !== true)
+/** The packages a line publishes: every package of its workspace not marked `"private": true`. */
+export const publicPackages = (line: Line): ReadonlyArray<WorkspacePackage> =>
+  workspacePackages(line).filter((pkg) => pkg.manifest.private !== true)
 
 /**
  * The public modules of a package, as Effect's packages define them: every `src/*.ts` except the `index.ts` barrel.

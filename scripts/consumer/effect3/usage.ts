@@ -1,22 +1,12 @@
 // Type-checked in the consumer app (strict, skipLibCheck false, the default lib with DOM) under moduleResolution
-// "bundler" and "node16": every public module, through the package root and through its own entry point.
+// "bundler", "node16" and "node10", after the imports of every public module that scripts/consumer.ts writes: each
+// package used as the README and the guides show it.
 import { HttpSingleFlight } from "@effect-singleflight/platform"
-import * as HttpSingleFlightModule from "@effect-singleflight/platform/HttpSingleFlight"
 import { SingleFlightRedis } from "@effect-singleflight/redis"
-import * as SingleFlightRedisModule from "@effect-singleflight/redis/SingleFlightRedis"
 import type { HttpClient } from "@effect/platform"
 import { FetchHttpClient, HttpRouter, HttpServerResponse } from "@effect/platform"
 import { Effect, Layer, Metric, Schema } from "effect"
 import { SingleFlight, SingleFlightMetrics } from "effect-singleflight"
-import * as SingleFlightModule from "effect-singleflight/SingleFlight"
-import * as SingleFlightMetricsModule from "effect-singleflight/SingleFlightMetrics"
-
-export const sameModules: ReadonlyArray<boolean> = [
-  SingleFlight.layer === SingleFlightModule.layer,
-  SingleFlightMetrics.calls === SingleFlightMetricsModule.calls,
-  HttpSingleFlight.middleware === HttpSingleFlightModule.middleware,
-  SingleFlightRedis.make === SingleFlightRedisModule.make
-]
 
 export const customerName = (id: number): Effect.Effect<string, never, SingleFlight.SingleFlight> =>
   SingleFlight.call(id, Effect.succeed(`customer-${id}`))
