@@ -245,7 +245,9 @@ export interface Options {
 
 /**
  * A server middleware with its own group. Wrap the app (or the router's
- * handler) with it, not the part of the server that writes the response.
+ * handler) with it, not the part of the server that writes the response: given
+ * to `HttpServer.serve(app, middleware)`, it is a defect
+ * ({@link MisplacedMiddlewareError}).
  *
  * @since 1.0.0
  * @category models
@@ -257,7 +259,7 @@ export interface Options {
  *
  * const serve = Effect.gen(function*() {
  *   const singleFlight = yield* HttpSingleFlight.make({ responseHeader: "x-singleflight" })
- *   yield* HttpServer.serveEffect(singleFlight.middleware(HttpServerResponse.text("hello")))
+ *   yield* HttpServer.serveEffect(singleFlight.middleware(Effect.succeed(HttpServerResponse.text("hello"))))
  * })
  * ```
  */
@@ -320,11 +322,12 @@ export const make: (options?: Options) => Effect.Effect<HttpSingleFlight, never,
  * @category layers
  * @example
  * ```ts
- * import { Layer } from "effect"
+ * import { Effect, Layer } from "effect"
+ * import { Effect } from "effect"
  * import { HttpServer, HttpServerResponse } from "effect/http"
  * import { HttpSingleFlight } from "@effect-singleflight/platform"
  *
- * const Serve = HttpServer.serve(HttpSingleFlight.middleware(HttpServerResponse.text("hello"))).pipe(
+ * const Serve = HttpServer.serve(HttpSingleFlight.middleware(Effect.succeed(HttpServerResponse.text("hello")))).pipe(
  *   Layer.provide(HttpSingleFlight.layer())
  * )
  * ```
@@ -357,10 +360,11 @@ export const layer: (options?: Options) => Layer.Layer<HttpSingleFlight> = serve
  * @category combinators
  * @example
  * ```ts
+ * import { Effect } from "effect"
  * import { HttpServer, HttpServerResponse } from "effect/http"
  * import { HttpSingleFlight } from "@effect-singleflight/platform"
  *
- * const Serve = HttpServer.serve(HttpSingleFlight.middleware(HttpServerResponse.text("hello")))
+ * const Serve = HttpServer.serve(HttpSingleFlight.middleware(Effect.succeed(HttpServerResponse.text("hello"))))
  * ```
  */
 export const middleware: <E, R>(
@@ -382,3 +386,39 @@ export const middleware: <E, R>(
  * ```
  */
 export const isHttpSingleFlight: (u: unknown) => u is HttpSingleFlight = server.isHttpSingleFlight
+
+/**
+ * The defect of a middleware that wraps an app which has already written its
+ * response, as happens when it is given to `HttpServer.serve(app, middleware)`.
+ * The middleware tells with public API only: a pre-response handler that it
+ * adds to the leader's request runs while such an app runs, which it never
+ * does when the middleware wraps the app. The leader keeps the response already
+ * written; every other request of the flight fails with this defect, logged.
+ *
+ * @since 1.0.0
+ * @category errors
+ * @example
+ * ```ts
+ * import { Cause } from "effect"
+ * import { HttpSingleFlight } from "@effect-singleflight/platform"
+ *
+ * const isMisplaced = (cause: Cause.Cause<unknown>) =>
+ *   cause.reasons.some((reason) =>
+ *     Cause.isDieReason(reason) && reason.defect instanceof HttpSingleFlight.MisplacedMiddlewareError
+ *   )
+ * ```
+ */
+export const MisplacedMiddlewareError: typeof server.MisplacedMiddlewareError = server.MisplacedMiddlewareError
+
+/**
+ * @since 1.0.0
+ * @category errors
+ * @example
+ * ```ts
+ * import { HttpSingleFlight } from "@effect-singleflight/platform"
+ *
+ * const isMisplaced = (defect: unknown): defect is HttpSingleFlight.MisplacedMiddlewareError =>
+ *   defect instanceof HttpSingleFlight.MisplacedMiddlewareError
+ * ```
+ */
+export type MisplacedMiddlewareError = server.MisplacedMiddlewareError

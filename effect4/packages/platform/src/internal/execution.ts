@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Cookies from "effect/http/Cookies"
@@ -14,6 +15,15 @@ import * as Scope from "effect/Scope"
 import type { Handover, Outcome, Snapshot } from "./handover.js"
 import * as headers from "./headers.js"
 import type * as options from "./options.js"
+
+/** @internal */
+export class MisplacedMiddlewareError extends Data.TaggedError("MisplacedMiddlewareError")<{}> {
+  override get message(): string {
+    return "HttpSingleFlight: the middleware wrapped an app that had already sent its response, which happens when it " +
+      "is given to `HttpServer.serve(app, middleware)`. Apply it to the app instead: " +
+      "`HttpServer.serve(HttpSingleFlight.middleware(app))`."
+  }
+}
 
 /**
  * What only the leader may receive: the response the app's run made for the
@@ -99,6 +109,14 @@ export const fromSnapshot = (snapshot: Snapshot): HttpServerResponse.HttpServerR
  *   scope the app's resources live in (a stream body still needs it); every
  *   other request runs the app on its own.
  *
+ * Given to `HttpServer.serve(app, middleware)`, the middleware wraps the part
+ * of the server that writes the leader's response and runs the handlers of
+ * the leader's request: `probe`, a pass-through handler added to the leader's
+ * request, then runs in this fiber while the app runs, which it never does
+ * when the middleware wraps the app (the server runs it once the middleware
+ * has returned). The leader keeps the response already written; every other
+ * request of the flight fails with `MisplacedMiddlewareError`.
+ *
  * @internal
  */
 export const execute = <E, R>(
@@ -108,6 +126,16 @@ export const execute = <E, R>(
 ): Effect.Effect<Outcome<Unshared>, E, Exclude<R, Scope.Scope> | HttpServerRequest.HttpServerRequest> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
+      const flight = yield* Effect.withFiber((fiber) => Effect.succeed(fiber))
+      const written = { inThisRun: false }
+      // Checked by fiber: the leader's own request runs it too if the leader leaves while the app runs (the test
+      // "a client that disconnects leaves alone" fails without this check).
+      const probe: HttpEffect.PreResponseHandler = (_request, response) =>
+        Effect.withFiber((fiber) => {
+          if (fiber === flight) written.inThisRun = true
+          return Effect.succeed(response)
+        })
+      yield* HttpEffect.appendPreResponseHandler(probe)
       const scope = yield* Scope.make()
       const seen: {
         copy?: HttpServerResponse.HttpServerResponse
@@ -134,6 +162,13 @@ export const execute = <E, R>(
       const exit = yield* Effect.exit(
         HttpEffect.toHandled(run, (_request, response) => Effect.sync(() => seen.final = response))
       )
+      if (written.inThisRun) {
+        // Also logged: the leader's request has its response, so its server swallows the defect.
+        const error = new MisplacedMiddlewareError()
+        yield* Scope.close(scope, exit)
+        yield* Effect.logError(error.message)
+        return yield* Effect.die(error)
+      }
       const final = seen.final
       if (final === undefined) {
         // No response was made (the run was interrupted): nothing to hand anyone.

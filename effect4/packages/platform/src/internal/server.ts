@@ -22,6 +22,12 @@ export const TypeId: HttpSingleFlight.TypeId = Symbol.for(
   "@effect-singleflight/platform/HttpSingleFlight"
 ) as HttpSingleFlight.TypeId
 
+/** @internal */
+export const MisplacedMiddlewareError = execution.MisplacedMiddlewareError
+
+/** @internal */
+export type MisplacedMiddlewareError = execution.MisplacedMiddlewareError
+
 interface ResolvedServer extends options.Resolved {
   readonly key: ((request: HttpServerRequest.HttpServerRequest) => Option.Option<unknown>) | undefined
   readonly responseHeader: string | undefined
