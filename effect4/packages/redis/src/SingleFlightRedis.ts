@@ -290,12 +290,13 @@ export interface TimingOptions {
  *   Redis is each schema's JSON form (`Schema.toCodecJson`), so `Option`,
  *   `HashSet`, `Date` and class schemas travel too. Two processes share a
  *   flight only for keys with the same canonical encoding (exact: `undefined`
- *   and `null` stay apart, object properties in any order) that decode back
- *   to an `Equal` key. On effect 4 plain structs, tuples, arrays, sets and
- *   maps are `Equal` by value, so `Schema.Struct` and `Schema.Tuple` keys are
- *   shared; a key that does not decode back to an `Equal` key (a lossy
- *   transformation, a class without `Equal`) is coalesced within each process
- *   only, with a warning logged once per group. Use `Schema.TaggedError`
+ *   and `null` stay apart, object properties in any order; the members of a
+ *   set or map in the order they were added) that decode back to an `Equal`
+ *   key. On effect 4 plain structs, tuples, arrays, sets and maps are `Equal`
+ *   by value, so `Schema.Struct` and `Schema.Tuple` keys are shared; a key
+ *   that does not decode back to an `Equal` key (a lossy transformation, a
+ *   class without `Equal`) is coalesced within each process only, with a
+ *   warning logged once per group. Use `Schema.TaggedError`
  *   classes so that errors arrive as instances of their class. Defects travel
  *   as `Schema.Defect()`: an `Error`'s name and message (no stack), anything
  *   else as JSON or readable text.
