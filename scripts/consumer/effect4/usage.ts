@@ -2,7 +2,8 @@
 // "bundler" and "node16" (module "node20"), after the imports of every public module that scripts/consumer.ts
 // writes: each package used as the README and the guides show it, on effect 4.
 import { HttpSingleFlight } from "@effect-singleflight/platform"
-import { Effect, Layer, Metric } from "effect"
+import { SingleFlightRedis } from "@effect-singleflight/redis"
+import { Effect, Layer, Metric, Schema } from "effect"
 import { SingleFlight, SingleFlightMetrics } from "effect-singleflight"
 import type { HttpClient } from "effect/http"
 import { FetchHttpClient, HttpServer, HttpServerResponse } from "effect/http"
@@ -29,3 +30,15 @@ export const Serve: Layer.Layer<never, never, HttpServer.HttpServer> = HttpServe
 export const ClientLive: Layer.Layer<HttpClient.HttpClient> = HttpSingleFlight.layerClient().pipe(
   Layer.provide(FetchHttpClient.layer)
 )
+
+class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { id: Schema.Number }) {}
+
+export const redisName = Effect.gen(function*() {
+  const names = yield* SingleFlightRedis.make({
+    name: "customer-names",
+    key: Schema.Number,
+    success: Schema.String,
+    failure: NotFound
+  })
+  return yield* names.call(1, Effect.succeed("Ada"))
+}).pipe(Effect.scoped, Effect.provide(SingleFlightRedis.layerConnection({ url: "redis://127.0.0.1:6379" })))
