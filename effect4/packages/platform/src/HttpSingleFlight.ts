@@ -323,7 +323,6 @@ export const make: (options?: Options) => Effect.Effect<HttpSingleFlight, never,
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
- * import { Effect } from "effect"
  * import { HttpServer, HttpServerResponse } from "effect/http"
  * import { HttpSingleFlight } from "@effect-singleflight/platform"
  *
