@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as MutableHashMap from "effect/MutableHashMap"
@@ -79,6 +80,8 @@ export class Flight {
    * Made on first use: work that ends inside `runForkWith` has no observer.
    */
   observers: Map<unknown, Observer> | undefined = undefined
+  /** Its waiters' canceler, made by the first waiter: one per flight rather than one per waiter. */
+  leave: Effect.Effect<void> | undefined = undefined
   /** The `SingleFlight.execute` span, when the call that started it is traced; joiners link to it. */
   span: Tracer.Span | undefined = undefined
   constructor(
