@@ -258,11 +258,15 @@ const execute = (
   work: Work,
   scope: Scope.Closeable
 ): Effect.Effect<unknown, unknown> =>
-  Effect.flatMap(Effect.exit(Effect.interruptible(work)), (exit) =>
-    Effect.andThen(
-      Scope.close(scope, exit),
-      Effect.withFiber<unknown, unknown>((fiber) => finish(group, fiber, flight, exit))
-    ))
+  Effect.withFiber((fiber) =>
+    Effect.flatMap(Effect.exit(Effect.interruptible(work)), (exit) => {
+      // A scope that no finalizer was added to (most work's) closes at once, with no effect to run.
+      const closing = Scope.closeUnsafe(scope, exit)
+      return closing === undefined
+        ? finish(group, fiber, flight, exit)
+        : Effect.andThen(closing, Effect.suspend(() => finish(group, fiber, flight, exit)))
+    })
+  )
 
 /**
  * Runs in the work's fiber once the work and its scope ended, before its
