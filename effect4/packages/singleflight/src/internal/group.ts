@@ -16,6 +16,7 @@ import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
 import type * as SingleFlight from "../SingleFlight.js"
 import { frameOf, isReentrant, workContext } from "./currentKey.js"
+import type { Frame } from "./currentKey.js"
 import { NoCurrentKeyError, ReentrantCallError } from "./errors.js"
 import { Flight, observe, Registry, settle, unobserve } from "./flight.js"
 import * as observability from "./observability.js"
@@ -193,10 +194,11 @@ const decide = (
     group.calls++
     group.events.called(caller)
   }
-  if (isReentrant(frameOf(caller.context), group, key)) return resume(Effect.die(new ReentrantCallError({ key })))
+  const frame = frameOf(caller.context)
+  if (isReentrant(frame, group, key)) return resume(Effect.die(new ReentrantCallError({ key })))
   if (group.closed) return resume(Effect.interrupt)
   const flight = group.registry.get(key)
-  if (flight === undefined) return start(request, caller, resume)
+  if (flight === undefined) return start(request, caller, frame, resume)
   switch (flight.state._tag) {
     case "Settled": {
       group.reused++
@@ -220,7 +222,13 @@ const decide = (
 }
 
 /** Registers a flight and starts its fiber. */
-const start = (request: Request, caller: AnyFiber, resume: Resume): Effect.Effect<void> | void => {
+const start = (
+  request: Request,
+  caller: AnyFiber,
+  /** The caller's own frame: the work's frame is pushed on it. */
+  frame: Frame | undefined,
+  resume: Resume
+): Effect.Effect<void> | void => {
   const { events, group, key } = request
   const flight = new Flight(key, request.policy, events, events.now(caller))
   group.registry.set(key, flight)
@@ -235,7 +243,7 @@ const start = (request: Request, caller: AnyFiber, resume: Resume): Effect.Effec
   // is interruptible. `Scope.makeUnsafe` allocates nothing until a finalizer
   // is added.
   const scope = Scope.makeUnsafe()
-  const context = workContext(caller.context, scope, { group, key, parent: frameOf(caller.context) })
+  const context = workContext(caller.context, scope, { group, key, parent: frame })
   const fiber = Effect.runForkWith(context)(events.execution(flight, execute(group, flight, request.work, scope)), {
     uninterruptible: true
   })
