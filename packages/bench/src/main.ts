@@ -8,26 +8,26 @@
  *   --no-redis       skip the Redis scenarios
  */
 import { writeFileSync } from "node:fs"
-import { chartFile, inProcessMarkdown, renderChart, sectionMarkdown, writePart } from "./format.js"
+import { chartFile, lineMarkdown, renderChart, sectionMarkdown, writePart } from "./format.js"
+import { line } from "./scenarios.js"
 import { fullPlan, quickPlan, runBench, scenarioIds } from "./suite.js"
 
 const args = process.argv.slice(2)
 const quick = args.includes("--quick")
-const log = (line: string) => process.stderr.write(`${line}\n`)
+const log = (text: string) => process.stderr.write(`${text}\n`)
 
-const onlyArgument = args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length)
-const only = (onlyArgument?.split(",") ?? scenarioIds)
+const only = (args.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",") ?? scenarioIds)
   .filter((name) => name.length > 0 && !(name === "redis" && args.includes("--no-redis")))
 const unknown = only.filter((name) => !scenarioIds.includes(name))
 if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${scenarioIds.join(", ")}`)
 
 log(`effect-singleflight bench: ${quick ? "quick" : "full"} run, scenarios ${only.join(", ")}`)
-const { problems, report } = await runBench(quick ? quickPlan : fullPlan, log, only)
+const { problems, report } = await runBench(line, quick ? quickPlan : fullPlan, log, only)
 if (!quick) {
-  writePart("in-process", inProcessMarkdown(report))
+  writePart("in-process", lineMarkdown(report, "## In-process: `pnpm bench`", "benchmarks.svg"))
   const redis = report.sections.find((section) => section.id === "redis")
-  if (redis !== undefined) writePart("redis", ["## Redis: `pnpm bench`", "", sectionMarkdown(redis), ""].join("\n"))
-  writeFileSync(chartFile, renderChart(report.sections, `${report.date.slice(0, 10)}, ${report.mode} run`))
+  if (redis !== undefined) writePart("redis", `## Redis: \`pnpm bench\`\n\n${sectionMarkdown(redis)}\n`)
+  writeFileSync(chartFile, renderChart(report))
 }
 if (args.includes("--json")) {
   process.stdout.write(`${JSON.stringify({ ...report, problems }, null, 2)}\n`)
