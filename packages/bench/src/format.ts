@@ -20,8 +20,6 @@ export interface Row {
   readonly ratio?: number
   /** How many times the work ran per run, as "min" or "min–max" over the runs. */
   readonly executions?: string
-  /** The sums of the values the callers got per run: equal across implementations. */
-  readonly results?: string
   readonly correct?: boolean
   /** The figures of a "list" section's row, by column (p50, p99, requests/s…). */
   readonly figures?: Readonly<Record<string, number>>

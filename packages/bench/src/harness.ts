@@ -7,6 +7,7 @@
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { Bench } from "tinybench"
+import { settle } from "./line.js"
 import type { HeldCallers, Outcome, TimedTask } from "./line.js"
 
 export interface SamplingPlan {
@@ -22,13 +23,11 @@ export interface SamplingPlan {
 /** What the callers of a task got, over all its runs. */
 export class Check {
   readonly executions = new Set<number>()
-  readonly sums = new Set<number>()
   readonly problems: Array<string> = []
 
   record(outcome: Outcome): void {
     const { executions, expectedResults, expectedSum, results, sum } = outcome
     this.executions.add(executions)
-    this.sums.add(sum)
     if ((sum !== expectedSum || results !== expectedResults) && this.problems.length < 3) {
       this.problems.push(`${results} results summing to ${sum}, expected ${expectedResults} summing to ${expectedSum}`)
     }
@@ -126,7 +125,3 @@ const collectGarbage = (): void => {
   gc()
   gc()
 }
-
-/** Resolves after the current macrotask and the timers due by then. */
-export const settle = (millis = 0): Promise<void> =>
-  new Promise((resolve) => setTimeout(() => setImmediate(resolve), millis))

@@ -1,8 +1,9 @@
 /**
  * What a line (effect 3 here, effect 4 in effect4/packages/bench) gives the
- * suite: its implementations and how to put a load on one. Types only and no
- * imports, so that either workspace can type-check its line against them; the
- * sampling, the suite and the report are the same for both lines.
+ * suite: its implementations and how to put a load on one, and the plain
+ * helpers both lines' scenarios use. No imports, so that either workspace can
+ * type-check its line against it; the sampling, the suite and the report are
+ * the same for both lines.
  */
 
 /** `subject`: effect-singleflight; `limit`: a floor made of the same primitives, no registry; `peer`: an alternative. */
@@ -37,9 +38,8 @@ export type Load =
   | { readonly _tag: "concurrent"; readonly callers: number; readonly keys: number }
   | { readonly _tag: "sequential"; readonly calls: number; readonly inFlight: number }
 
-/** What the callers of one run (or the held callers of one round) got. */
+/** What the callers of one run got: how many values, summing to what, and how many times the work ran. */
 export interface Outcome {
-  /** How many times the work ran. */
   readonly executions: number
   readonly results: number
   readonly expectedResults: number
@@ -47,17 +47,14 @@ export interface Outcome {
   readonly expectedSum: number
 }
 
-/** A timed task: `run` is timed, the hooks around it are not. */
+/** Only `run` is timed; `afterRound` releases the keys held in flight, with a problem if their callers did not end. */
 export interface TimedTask {
   /** Calls per run, to turn a run's time into a per-call cost. */
   readonly callsPerRun: number
-  /** Once per round: make the instance and put keys in flight. */
   readonly beforeRound: () => Promise<void>
-  /** Before each run: fresh keys (and a fresh instance unless keys are held in flight). */
   readonly beforeEach: () => Promise<void>
   readonly run: () => Promise<void>
   readonly afterEach: () => Promise<Outcome>
-  /** Once per round: release the keys in flight; a problem if their callers did not all end. */
   readonly afterRound: () => Promise<string | undefined>
 }
 
@@ -76,8 +73,7 @@ export interface RedisSamples {
 }
 
 export interface Line {
-  /** "effect 3", "effect 4". */
-  readonly name: string
+  readonly name: "effect 3" | "effect 4"
   /** The line's bench package (its `package.json` and `node_modules` give the versions). */
   readonly directory: URL
   readonly implementations: Readonly<Record<ImplementationId, Described>>
@@ -86,3 +82,34 @@ export interface Line {
   readonly held: (implementation: ImplementationId, keys: number, callers: number) => Promise<HeldCallers>
   readonly redis?: (iterations: number) => Promise<Array<RedisSamples>>
 }
+
+/** Callbacks that run when the gate opens, or at once if it is open. */
+export class Gate {
+  private waiting: Array<() => void> | undefined = []
+  onOpen(callback: () => void): void {
+    if (this.waiting === undefined) callback()
+    else this.waiting.push(callback)
+  }
+  open(): void {
+    const waiting = this.waiting ?? []
+    this.waiting = undefined
+    for (const callback of waiting) callback()
+  }
+}
+
+let serial = 0
+/** `count` keys never used before in this process, valued 1, 2, 3… */
+export const freshKeys = (count: number): Map<string, number> => {
+  const run = serial++
+  return new Map(Array.from({ length: count }, (_, index) => [`${run}:${index}`, index + 1]))
+}
+
+export const sum = (values: Iterable<number>): number => {
+  let total = 0
+  for (const value of values) total += value
+  return total
+}
+
+/** Resolves after the current macrotask and the timers due by then. */
+export const settle = (millis = 0): Promise<void> =>
+  new Promise((resolve) => setTimeout(() => setImmediate(resolve), millis))

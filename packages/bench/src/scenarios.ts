@@ -10,38 +10,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
-import { settle } from "./harness.js"
 import { implementations } from "./implementations.js"
 import type { Call, Implementation } from "./implementations.js"
+import { freshKeys, Gate, settle, sum } from "./line.js"
 import type { HeldCallers, ImplementationId, Line, Load, Outcome, TimedTask } from "./line.js"
 import { measureRedis } from "./redis.js"
-
-/** Callbacks that run when the gate opens, or at once if it is open. */
-class Gate {
-  private waiting: Array<() => void> | undefined = []
-  onOpen(callback: () => void): void {
-    if (this.waiting === undefined) callback()
-    else this.waiting.push(callback)
-  }
-  open(): void {
-    const waiting = this.waiting ?? []
-    this.waiting = undefined
-    for (const callback of waiting) callback()
-  }
-}
-
-let serial = 0
-/** `count` keys never used before in this process, valued 1, 2, 3… */
-const freshKeys = (count: number): Map<string, number> => {
-  const run = serial++
-  return new Map(Array.from({ length: count }, (_, index) => [`${run}:${index}`, index + 1]))
-}
-
-const sum = (values: Iterable<number>): number => {
-  let total = 0
-  for (const value of values) total += value
-  return total
-}
 
 /** The work of a key held in flight: it ends, with 1, when `gate` opens. */
 const heldWork = (gate: Gate) => Effect.async<number>((resume) => gate.onOpen(() => resume(Effect.succeed(1))))
