@@ -312,8 +312,7 @@ export const runBench = async (
   }
   const targets = selected.flatMap((spec) => {
     const section = results.find((section) => section.id === spec.id)
-    const goals = spec.goals.map((goal) => ({ ...goal, against: line.implementations[goal.against].name }))
-    return section === undefined ? [] : targetsOf(section, goals)
+    return section === undefined ? [] : targetsOf(section, spec.goals, line)
   })
   const report: Report = {
     line: line.name,
@@ -341,35 +340,24 @@ const withRatios = (rows: ReadonlyArray<Row>, reference: string | undefined): Ar
     return base === undefined || base === row ? row : { ...row, ratio: row.median / base.median }
   })
 
-const targetsOf = (
-  section: Section,
-  goals: ReadonlyArray<Omit<Goal, "against"> & { against: string }>
-): Array<Target> => {
+const targetsOf = (section: Section, goals: ReadonlyArray<Goal>, line: Line): Array<Target> => {
   // Targets hold at 1 000 and 100 000 (callers, calls, keys); a quick run checks its largest size instead.
   const sizes = [...new Set(section.rows.map((row) => row.size))]
   const large = sizes.filter((size) => size >= 1_000)
   return goals.flatMap((goal) =>
     (large.length > 0 ? large : [Math.max(...sizes)]).flatMap((size) => {
+      const against = line.implementations[goal.against].name
       const rows = section.rows.filter((row) => row.size === size)
       const subject = rows.find((row) => row.role === "subject")
-      const other = rows.find((row) => row.implementation === goal.against)
+      const other = rows.find((row) => row.implementation === against)
       if (subject === undefined || other === undefined) return []
-      const label = `${section.title}, ${formatSize(size)} ${section.sizeLabel}`
-      if (goal.kind === "bytes") {
-        const over = subject.median - other.median
-        return [{
-          label: `${label}: bytes over ${goal.against}`,
-          measured: `${Math.round(over)} B`,
-          limit: `≤ ${goal.limit} B`,
-          met: over <= goal.limit
-        }]
-      }
-      const ratio = subject.median / other.median
+      const bytes = goal.kind === "bytes"
+      const measured = bytes ? subject.median - other.median : subject.median / other.median
       return [{
-        label: `${label}: vs ${goal.against}`,
-        measured: formatRatio(ratio),
-        limit: goal.kind === "ahead" ? "ahead (< 1×)" : `≤ ${goal.limit}×`,
-        met: goal.kind === "ahead" ? ratio < goal.limit : ratio <= goal.limit
+        label: `${section.title}, ${formatSize(size)} ${section.sizeLabel}: ${bytes ? "bytes over" : "vs"} ${against}`,
+        measured: bytes ? `${Math.round(measured)} B` : formatRatio(measured),
+        limit: { bytes: `≤ ${goal.limit} B`, ratio: `≤ ${goal.limit}×`, ahead: "ahead (< 1×)" }[goal.kind],
+        met: goal.kind === "ahead" ? measured < goal.limit : measured <= goal.limit
       }]
     })
   )
