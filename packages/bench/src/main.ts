@@ -1,16 +1,25 @@
 /**
- * `pnpm bench`: every scenario for every implementation in one run, into
- * docs/benchmarks.md and docs/benchmarks.svg.
+ * `pnpm bench`: every scenario for every implementation, on both lines, into
+ * docs/benchmarks.md and a chart per line. The effect 3 line runs in this
+ * process; the effect 4 line (effect4/packages/bench) runs in a child process
+ * on Node.js 22, this script with `--line=effect4 --json`, and hands its
+ * report back as JSON. The sampling, the suite and the report are this
+ * package's, for both.
  *
- *   --quick          tiny sizes, few iterations: a smoke run (writes no docs)
- *   --json           print the report as JSON on stdout (progress goes to stderr)
+ *   --quick          tiny sizes, few iterations: a smoke run
  *   --only=a,b       run only these scenarios: hot, distinct, mixed, sequential, observability, scale, memory, redis
  *   --no-redis       skip the Redis scenarios
+ *   --line=effect3   run one line only (or effect4), print its targets and write no docs
+ *   --json           with --line: print the report as JSON on stdout (progress goes to stderr)
  */
-import { writeFileSync } from "node:fs"
-import { chartFile, lineMarkdown, renderChart, sectionMarkdown, writePart } from "./format.js"
-import { line } from "./scenarios.js"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { comparisonMarkdown, lineMarkdown, sectionMarkdown, writeChart, writePart } from "./format.js"
+import type { Report } from "./format.js"
+import type { Line } from "./line.js"
 import { fullPlan, quickPlan, runBench, scenarioIds } from "./suite.js"
+
+type Outcome = { readonly report: Report; readonly problems: ReadonlyArray<string> }
 
 const args = process.argv.slice(2)
 const quick = args.includes("--quick")
@@ -21,20 +30,69 @@ const only = (args.find((arg) => arg.startsWith("--only="))?.slice("--only=".len
 const unknown = only.filter((name) => !scenarioIds.includes(name))
 if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${scenarioIds.join(", ")}`)
 
-log(`effect-singleflight bench: ${quick ? "quick" : "full"} run, scenarios ${only.join(", ")}`)
-const { problems, report } = await runBench(line, quick ? quickPlan : fullPlan, log, only)
-if (!quick) {
-  writePart("in-process", lineMarkdown(report, "## In-process: `pnpm bench`", "benchmarks.svg"))
-  const redis = report.sections.find((section) => section.id === "redis")
-  if (redis !== undefined) writePart("redis", `## Redis: \`pnpm bench\`\n\n${sectionMarkdown(redis)}\n`)
-  writeFileSync(chartFile, renderChart(report))
+/** Each line's module, loaded only by the process that runs it (effect 4's resolves its own `effect`). */
+const lines: Record<string, () => Promise<Line>> = {
+  effect3: async () => (await import("./scenarios.js")).line,
+  effect4: async () =>
+    (await import(new URL("../../../effect4/packages/bench/src/scenarios.ts", import.meta.url).href) as {
+      line: Line
+    }).line
 }
-if (args.includes("--json")) {
-  process.stdout.write(`${JSON.stringify({ ...report, problems }, null, 2)}\n`)
-} else {
+
+const runLine = async (name: string): Promise<Outcome> => {
+  const load = lines[name]
+  if (load === undefined) throw new Error(`unknown line ${name}; known: ${Object.keys(lines).join(", ")}`)
+  const line = await load()
+  log(`effect-singleflight bench, ${line.name}: ${quick ? "quick" : "full"} run, scenarios ${only.join(", ")}`)
+  return runBench(line, quick ? quickPlan : fullPlan, log, only)
+}
+
+/** The effect 4 line in a child process on Node.js 22; its progress goes to our stderr, its report to our stdout. */
+const runEffect4 = (): Promise<Outcome> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(
+      "npx",
+      ["--loglevel=error", "-y", "node@22", "--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url)].concat(
+        ["--line=effect4", "--json", `--only=${only.join(",")}`, ...(quick ? ["--quick"] : [])]
+      ),
+      { stdio: ["ignore", "pipe", "inherit"] }
+    )
+    let output = ""
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
+    child.on("error", reject)
+    child.on("close", (code) => {
+      try {
+        resolve(JSON.parse(output) as Outcome)
+      } catch (error) {
+        reject(new Error(`the effect 4 line failed (exit code ${code})`, { cause: error }))
+      }
+    })
+  })
+
+const printTargets = ({ report }: Outcome) => {
   for (const target of report.targets) {
-    process.stdout.write(`${target.met ? "met    " : "MISSED "} ${target.label}: ${target.measured}\n`)
+    process.stdout.write(`${report.line}: ${target.met ? "met    " : "MISSED "} ${target.label}: ${target.measured}\n`)
   }
 }
+
+const single = args.find((arg) => arg.startsWith("--line="))?.slice("--line=".length)
+const outcomes: Array<Outcome> = []
+if (single !== undefined) {
+  outcomes.push(await runLine(single))
+  if (args.includes("--json")) process.stdout.write(`${JSON.stringify(outcomes[0])}\n`)
+  else printTargets(outcomes[0]!)
+} else {
+  const [effect3, effect4] = [await runLine("effect3"), await runEffect4()]
+  outcomes.push(effect3, effect4)
+  writePart("effect3", lineMarkdown(effect3.report, "## Effect 3: `pnpm bench`", "benchmarks.svg"))
+  writePart("effect4", lineMarkdown(effect4.report, "## Effect 4: `pnpm bench`", "benchmarks-effect4.svg"))
+  writePart("comparison", comparisonMarkdown(effect3.report, effect4.report))
+  const redis = effect3.report.sections.find((section) => section.id === "redis")
+  if (redis !== undefined) writePart("redis", `## Redis (effect 3): \`pnpm bench\`\n\n${sectionMarkdown(redis)}\n`)
+  writeChart("benchmarks.svg", effect3.report)
+  writeChart("benchmarks-effect4.svg", effect4.report)
+  outcomes.forEach(printTargets)
+}
+const problems = outcomes.flatMap(({ problems, report }) => problems.map((problem) => `${report.line}: ${problem}`))
 for (const problem of problems) log(`WRONG RESULTS: ${problem}`)
 process.exitCode = problems.length === 0 ? 0 : 1

@@ -59,7 +59,7 @@ describe("the benchmark harness", () => {
     )
       .toBe(true)
     expect(renderChart(report)).toContain("<svg")
-    const markdown = replacePart("", "in-process", lineMarkdown(report, "## In-process", "benchmarks.svg"))
+    const markdown = replacePart("", "effect3", lineMarkdown(report, "## Effect 3", "benchmarks.svg"))
     expect(markdown).toContain("### Hot key")
     expect(markdown.indexOf("What is measured")).toBeLessThan(markdown.indexOf("| target |"))
     expect(replacePart(markdown, "http", "## HTTP\n")).toContain("### Hot key")
