@@ -163,27 +163,23 @@ export const lineMarkdown = (report: Report, heading: string, chart: string): st
     "Speed is only comparable where the semantics are: what each one does differently.",
     report.implementations.map(({ name, role, semantics }) => `- **${name} (${role})**: ${semantics}`).join("\n"),
     "### Results",
-    ...report.sections.filter((section) => section.layout !== "list").map(sectionMarkdown)
+    ...report.sections.map(sectionMarkdown)
   ].join("\n\n") + "\n"
 }
 
 const xml = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 const colors = ["#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#be185d"]
 
-/** One panel per "matrix" section, one bar per row: its ratio, on a log scale from 1×. */
+/** One panel per section, one bar per row: its ratio, on a log scale from 1×. */
 export const renderChart = (report: Report): string => {
   const subtitle = `${report.line}, ${report.date.slice(0, 10)}, ${report.mode} run`
-  const charted = report.sections.filter((section) =>
-    section.layout !== "list" && section.rows.some((row) => row.ratio !== undefined)
-  )
+  const charted = report.sections.filter((section) => section.rows.some((row) => row.ratio !== undefined))
   const names = [...new Set(charted.flatMap((section) => section.rows.map((row) => row.implementation)))]
   // the label column fits the longest name, at about 6 px a character of 10 px Helvetica
   const left = 26 + Math.ceil(6 * Math.max(0, ...names.map((name) => name.length)))
   const [right, width] = [left + 560, left + 630]
-  const colorOf = (row: Row) =>
-    ({ subject: "#1d4ed8", limit: "#9ca3af", peer: colors[names.indexOf(row.implementation) % colors.length]! })[
-      row.role
-    ]
+  const peerColor = (row: Row) => colors[names.indexOf(row.implementation) % colors.length]!
+  const colorOf = (row: Row) => row.role === "peer" ? peerColor(row) : row.role === "subject" ? "#1d4ed8" : "#9ca3af"
   const parts = [
     `<text x="16" y="28" font-size="18" font-weight="bold">effect-singleflight: ratios to the references of the same run</text>`,
     `<text x="16" y="46" font-size="12" fill="#4b5563">${xml(subtitle)}; log scale, left of 1× is cheaper</text>`
@@ -277,7 +273,7 @@ export const comparisonMarkdown = (effect3: Report, effect4: Report): string => 
     report.sections.find((section) => section.id === id)?.rows.find((row) =>
       row.role === "subject" && row.size === size
     )
-  const rows = effect3.sections.filter((section) => section.layout !== "list").flatMap((section) =>
+  const rows = effect3.sections.flatMap((section) =>
     distinct(section.rows.map((row) => row.size)).flatMap((size) => {
       const [three, four] = [subjectOf(effect3, section.id, size), subjectOf(effect4, section.id, size)]
       if (three === undefined || four === undefined) return []

@@ -64,14 +64,6 @@ export interface HeldCallers {
   readonly release: () => Promise<Outcome>
 }
 
-/** A sample of the Redis scenarios: milliseconds per call. */
-export interface RedisSamples {
-  readonly scenario: string
-  readonly implementation: string
-  readonly millis: Array<number>
-  readonly note?: string | undefined
-}
-
 export interface Line {
   readonly name: "effect 3" | "effect 4"
   /** The line's bench package (its `package.json` and `node_modules` give the versions). */
@@ -80,7 +72,6 @@ export interface Line {
   readonly timed: (implementation: ImplementationId, load: Load) => TimedTask
   /** An instance with `callers` callers over `keys` keys, made (and its keys chosen) before `hold` is measured. */
   readonly held: (implementation: ImplementationId, keys: number, callers: number) => Promise<HeldCallers>
-  readonly redis?: (iterations: number) => Promise<Array<RedisSamples>>
 }
 
 /** Callbacks that run when the gate opens, or at once if it is open. */

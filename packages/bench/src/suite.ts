@@ -21,8 +21,6 @@ export interface Plan {
   /** Waiters, and keys, of the memory scenarios. */
   readonly memoryCounts: ReadonlyArray<number>
   readonly memoryRepeats: number
-  /** Samples of each Redis row (the takeover row takes a fifth of it). */
-  readonly redisIterations: number
   /** How to sample a scenario whose runs make `calls` calls. */
   readonly sampling: (calls: number) => SamplingPlan
   /** How to sample the scale scenario with `inFlight` keys in flight. */
@@ -35,7 +33,6 @@ export const fullPlan: Plan = {
   scaleCalls: 1_000,
   memoryCounts: [1_000, 10_000],
   memoryRepeats: 2,
-  redisIterations: 500,
   // A run of 100 000 callers takes seconds (tens for the slowest peer): one round of at least 3 s per task, so that
   // a slow task is sampled once and a fast one several times, and the whole run stays near 10 minutes.
   sampling: (calls) =>
@@ -57,7 +54,6 @@ export const quickPlan: Plan = {
   scaleCalls: 20,
   memoryCounts: [200],
   memoryRepeats: 1,
-  redisIterations: 20,
   sampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 }),
   scaleSampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 })
 }
@@ -86,8 +82,6 @@ interface SectionSpec {
   /** Ratios are to this implementation at the same size; without one, to the same implementation at the first size. */
   readonly reference?: ImplementationId
   readonly goals: ReadonlyArray<Goal>
-  /** Redis: one line a row, and only on a line that has it. */
-  readonly redis?: true
   readonly measure: Measure
 }
 
@@ -133,16 +127,6 @@ const memory =
     }
     return rows
   }
-
-/** Milliseconds per call as microseconds: the median and p99. */
-const redisRows: Measure = async (line, _, plan) =>
-  (await line.redis!(plan.redisIterations)).map(({ implementation, millis, note, scenario }) => {
-    const sorted = millis.sort((a, b) => a - b)
-    const micros = (p: number) => Math.round(sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]! * 10_000) / 10
-    const figures = { "median (µs)": micros(0.5), "p99 (µs)": micros(0.99) }
-    const row = { scenario, size: 1, implementation, role: "subject" as const, median: figures["median (µs)"] }
-    return { ...row, unit: "µs", samples: sorted.length, figures, note: note && `${note} (${sorted.length} samples)` }
-  })
 
 const peers: ReadonlyArray<ImplementationId> = ["promiseCoalesce", "cache", "rcMap", "refHashMap", "designRegistry"]
 const everyOne: ReadonlyArray<ImplementationId> = ["subject", "deferred", "noCoalescing", "forkJoin", ...peers]
@@ -249,18 +233,6 @@ const sections: ReadonlyArray<SectionSpec> = [
     reference: "forkJoin",
     goals: [{ against: "forkJoin", kind: "bytes", limit: 1024 }],
     measure: memory(everyOne, "keys")
-  },
-  {
-    id: "redis",
-    title: "Scale-out over Redis",
-    description: () =>
-      "A real `redis-server` on loopback, two groups on separate connections in one process; latencies in " +
-      "microseconds, the in-memory group next to its Redis counterpart. See docs/scale-out.md.",
-    sizeLabel: "",
-    sizes: () => [1],
-    goals: [],
-    redis: true,
-    measure: redisRows
   }
 ]
 
@@ -279,46 +251,36 @@ export const runBench = async (
   const results: Array<Section> = []
   const notes = methodNotes(plan)
   const problems: Array<string> = []
-  const selected = sections.filter((spec) => only.includes(scenarioOf(spec)) && (!spec.redis || line.redis))
+  const targets: Array<Target> = []
+  const selected = sections.filter((spec) => only.includes(scenarioOf(spec)))
   for (const spec of selected) {
     const rows: Array<Row> = []
-    try {
-      for (const size of spec.sizes?.(plan) ?? plan.sizes) {
-        const sizeStarted = Date.now()
-        for (const row of await spec.measure(line, size, plan)) {
-          rows.push({ scenario: spec.title, ...row })
-          if (row.correct === false) problems.push(`${spec.title}, ${size}, ${row.implementation}: wrong results`)
-        }
-        progress(
-          `${line.name}, ${spec.title}, ${formatSize(size)}: ${((Date.now() - sizeStarted) / 1000).toFixed(1)} s`
-        )
+    for (const size of spec.sizes?.(plan) ?? plan.sizes) {
+      const sizeStarted = Date.now()
+      for (const row of await spec.measure(line, size, plan)) {
+        rows.push({ scenario: spec.title, ...row })
+        if (row.correct === false) problems.push(`${spec.title}, ${size}, ${row.implementation}: wrong results`)
       }
-    } catch (error) {
-      // only Redis needs a program that may be missing (redis-server): its failure is a note, not a failed run
-      if (!spec.redis) throw error
-      notes.push(`${spec.title} skipped: ${error instanceof Error ? error.message : String(error)}`)
-      progress(notes.at(-1)!)
-      continue
+      progress(`${line.name}, ${spec.title}, ${formatSize(size)}: ${((Date.now() - sizeStarted) / 1000).toFixed(1)} s`)
     }
     const reference = spec.reference && line.implementations[spec.reference].name
-    results.push({
+    const section: Section = {
       id: spec.id,
       title: spec.title,
       description: spec.description(plan),
       sizeLabel: spec.sizeLabel,
-      ...(spec.redis ? { layout: "list" } : { reference: reference ?? `itself at ${plan.sizes[0]} ${spec.sizeLabel}` }),
+      reference: reference ?? `itself at ${plan.sizes[0]} ${spec.sizeLabel}`,
       rows: withRatios(rows, reference)
-    })
+    }
+    results.push(section)
+    targets.push(...targetsOf(section, spec.goals, line))
   }
-  const targets = selected.flatMap((spec) => {
-    const section = results.find((section) => section.id === spec.id)
-    return section === undefined ? [] : targetsOf(section, spec.goals, line)
-  })
   const report: Report = {
     line: line.name,
     date: new Date(started).toISOString(),
     mode: plan.mode,
     machine: machine(line, loadBefore, (Date.now() - started) / 1000),
+    // without the line's own fields (effect 3's `make`), so that the report is plain data
     implementations: Object.values(line.implementations).map(({ name, role, semantics }) => ({
       name,
       role,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { lineMarkdown, renderChart, replacePart } from "../src/format.js"
 import { line } from "../src/scenarios.js"
-import { quickPlan, runBench, scenarioIds } from "../src/suite.js"
+import { quickPlan, runBench } from "../src/suite.js"
 import type { Plan } from "../src/suite.js"
 
 /** Smaller than `--quick`: enough to run every scenario, implementation and check once or twice. */
@@ -15,8 +15,7 @@ const tinyPlan: Plan = {
 
 describe("the benchmark harness", () => {
   it("runs every scenario for every implementation, and they all return the same results", async () => {
-    // Redis has its own tests (packages/redis); here every in-process scenario
-    const { problems, report } = await runBench(line, tinyPlan, () => {}, scenarioIds.filter((id) => id !== "redis"))
+    const { problems, report } = await runBench(line, tinyPlan, () => {})
 
     // plain data: what `--json` prints is the report itself
     expect(JSON.parse(JSON.stringify(report))).toStrictEqual(report)
