@@ -2,15 +2,15 @@
  * `pnpm bench`: every scenario for every implementation, on both lines, into
  * docs/benchmarks.md and a chart per line. The effect 3 line runs in this
  * process; the effect 4 line (effect4/packages/bench) runs in a child process
- * on Node.js 22, this script with `--line=effect4 --json`, and hands its
+ * on Node.js 22, this script with `--line=effect4`, and hands its
  * report back as JSON. The sampling, the suite and the report are this
  * package's, for both.
  *
  *   --quick          tiny sizes, few iterations: a smoke run
  *   --only=a,b       run only these scenarios: hot, distinct, mixed, sequential, observability, scale, memory, redis
  *   --no-redis       skip the Redis scenarios
- *   --line=effect3   run one line only (or effect4), print its targets and write no docs
- *   --json           with --line: print the report as JSON on stdout (progress goes to stderr)
+ *   --line=effect4   run one line only (or effect3) and print its report as JSON on stdout, as the child does;
+ *                    writes no docs
  */
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -32,19 +32,10 @@ const only = (args.find((arg) => arg.startsWith("--only="))?.slice("--only=".len
 const unknown = only.filter((name) => !known.includes(name))
 if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${known.join(", ")}`)
 
-/** Each line's module, loaded only by the process that runs it (effect 4's resolves its own `effect`). */
-const lines: Record<string, () => Promise<Line>> = {
-  effect3: async () => (await import("./scenarios.js")).line,
-  effect4: async () =>
-    (await import(new URL("../../../effect4/packages/bench/src/scenarios.ts", import.meta.url).href) as {
-      line: Line
-    }).line
-}
-
+/** A line's module, loaded only by the process that runs it (effect 4's resolves its own `effect`). */
 const runLine = async (name: string): Promise<Outcome> => {
-  const load = lines[name]
-  if (load === undefined) throw new Error(`unknown line ${name}; known: ${Object.keys(lines).join(", ")}`)
-  const line = await load()
+  const effect4 = new URL("../../../effect4/packages/bench/src/scenarios.ts", import.meta.url).href
+  const { line } = (name === "effect4" ? await import(effect4) : await import("./scenarios.js")) as { line: Line }
   const scenarios = only.filter((scenario) => scenarioIds.includes(scenario))
   log(`effect-singleflight bench, ${line.name}: ${quick ? "quick" : "full"} run, scenarios ${scenarios.join(", ")}`)
   return runBench(line, quick ? quickPlan : fullPlan, log, only)
@@ -56,7 +47,7 @@ const runEffect4 = (): Promise<Outcome> =>
     const child = spawn(
       "npx",
       ["--loglevel=error", "-y", "node@22", "--expose-gc", "--import", "tsx", fileURLToPath(import.meta.url)].concat(
-        ["--line=effect4", "--json", `--only=${only.join(",")}`, ...(quick ? ["--quick"] : [])]
+        ["--line=effect4", `--only=${only.join(",")}`, ...(quick ? ["--quick"] : [])]
       ),
       { stdio: ["ignore", "pipe", "inherit"] }
     )
@@ -90,11 +81,11 @@ const redisPart = async (): Promise<string> => {
 }
 
 const single = args.find((arg) => arg.startsWith("--line="))?.slice("--line=".length)
+if (single !== undefined && !["effect3", "effect4"].includes(single)) throw new Error(`unknown line ${single}`)
 const outcomes: Array<Outcome> = []
 if (single !== undefined) {
   outcomes.push(await runLine(single))
-  if (args.includes("--json")) process.stdout.write(`${JSON.stringify(outcomes[0])}\n`)
-  else printTargets(outcomes[0]!)
+  process.stdout.write(`${JSON.stringify(outcomes[0])}\n`)
 } else {
   const [effect3, effect4] = [await runLine("effect3"), await runEffect4()]
   outcomes.push(effect3, effect4)

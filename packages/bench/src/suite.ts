@@ -34,7 +34,7 @@ export const fullPlan: Plan = {
   memoryCounts: [1_000, 10_000],
   memoryRepeats: 2,
   // A run of 100 000 callers takes seconds (tens for the slowest peer): one round of at least 3 s per task, so that
-  // a slow task is sampled once and a fast one several times, and the whole run stays near 10 minutes.
+  // a slow task is sampled once and a fast one several times, and each line's run stays within minutes.
   sampling: (calls) =>
     calls <= 100
       ? { rounds: 3, iterations: 25, time: 50, warmupIterations: 10 }
