@@ -1,5 +1,5 @@
 /**
- * The report: its data (what `--json` prints), its markdown and its chart.
+ * The report: its data (what `--line` prints), its markdown and its charts.
  * Each producer (`pnpm bench`, `pnpm bench:http`) rewrites only its own parts
  * of docs/benchmarks.md, between markers.
  */

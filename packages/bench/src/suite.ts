@@ -68,8 +68,8 @@ interface Goal {
   readonly limit: number
 }
 
-/** The rows of one size, without their ratios; a row without a scenario takes its section's title. */
-type Measure = (line: Line, size: number, plan: Plan) => Promise<Array<Omit<Row, "scenario"> & { scenario?: string }>>
+/** The rows of one size, without their ratios and scenario (the section's title). */
+type Measure = (line: Line, size: number, plan: Plan) => Promise<Array<Omit<Row, "scenario">>>
 
 interface SectionSpec {
   /** `--only=memory` selects "memory-waiters" and "memory-keys". */
