@@ -17,7 +17,7 @@ describe("the benchmark harness", () => {
   it("runs every scenario for every implementation, and they all return the same results", async () => {
     const { problems, report } = await runBench(line, tinyPlan, () => {})
 
-    // plain data: what `--json` prints is the report itself
+    // plain data: what `--line` prints is the report itself
     expect(JSON.parse(JSON.stringify(report))).toStrictEqual(report)
     expect(problems).toEqual([])
     expect(report.sections.map((section) => section.id)).toEqual(
