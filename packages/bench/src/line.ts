@@ -64,6 +64,14 @@ export interface HeldCallers {
   readonly release: () => Promise<Outcome>
 }
 
+/** Samples of one Redis scenario: milliseconds per call. */
+export interface RedisSamples {
+  readonly scenario: string
+  readonly implementation: string
+  readonly millis: Array<number>
+  readonly note?: string | undefined
+}
+
 export interface Line {
   readonly name: "effect 3" | "effect 4"
   /** The line's bench package (its `package.json` and `node_modules` give the versions). */
@@ -72,6 +80,8 @@ export interface Line {
   readonly timed: (implementation: ImplementationId, load: Load) => TimedTask
   /** An instance with `callers` callers over `keys` keys, made (and its keys chosen) before `hold` is measured. */
   readonly held: (implementation: ImplementationId, keys: number, callers: number) => Promise<HeldCallers>
+  /** The scale-out scenarios over a real `redis-server`, `iterations` samples a row; fails without redis-server. */
+  readonly redis: (iterations: number) => Promise<Array<RedisSamples>>
 }
 
 /** Callbacks that run when the gate opens, or at once if it is open. */

@@ -15,12 +15,16 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { comparisonMarkdown, lineMarkdown, sectionMarkdown, writeChart, writePart } from "./format.js"
-import type { Report } from "./format.js"
+import type { Report, Section } from "./format.js"
 import type { Line } from "./line.js"
-import { redisSection } from "./redis.js"
-import { fullPlan, quickPlan, runBench, scenarioIds } from "./suite.js"
+import { fullPlan, quickPlan, redisSection, runBench, scenarioIds } from "./suite.js"
 
-type Outcome = { readonly report: Report; readonly problems: ReadonlyArray<string> }
+/** A line's report, its wrong results, and its Redis section (or why it was skipped: redis-server missing). */
+type Outcome = {
+  readonly report: Report
+  readonly problems: ReadonlyArray<string>
+  readonly redis?: Section | string
+}
 
 const args = process.argv.slice(2)
 const quick = args.includes("--quick")
@@ -38,7 +42,13 @@ const runLine = async (name: string): Promise<Outcome> => {
   const { line } = (name === "effect4" ? await import(effect4) : await import("./scenarios.js")) as { line: Line }
   const scenarios = only.filter((scenario) => scenarioIds.includes(scenario))
   log(`effect-singleflight bench, ${line.name}: ${quick ? "quick" : "full"} run, scenarios ${scenarios.join(", ")}`)
-  return runBench(line, quick ? quickPlan : fullPlan, log, only)
+  const outcome = await runBench(line, quick ? quickPlan : fullPlan, log, only)
+  if (!only.includes("redis")) return outcome
+  const redis = await redisSection(line, quick ? 20 : 500).catch((error: unknown) => {
+    log(`${line.name}: Redis skipped: ${error}`)
+    return `Skipped in the last run: ${error instanceof Error ? error.message : String(error)}`
+  })
+  return { ...outcome, redis }
 }
 
 /** The effect 4 line in a child process on Node.js 22; its progress goes to our stderr, its report to our stdout. */
@@ -69,16 +79,14 @@ const printTargets = ({ report }: Outcome) => {
   }
 }
 
-/** Effect 3's scale-out over Redis, or why it was skipped (redis-server missing). */
-const redisPart = async (): Promise<string> => {
-  const heading = "## Redis (effect 3): `pnpm bench`\n\n"
-  try {
-    return `${heading}${sectionMarkdown(await redisSection(quick ? 20 : 500))}\n`
-  } catch (error) {
-    log(`Redis skipped: ${error}`)
-    return `${heading}Skipped in the last run: ${error instanceof Error ? error.message : String(error)}\n`
-  }
-}
+/** Both lines' scale-out over Redis. */
+const redisPart = (outcomes: ReadonlyArray<Outcome>): string =>
+  [
+    "## Redis: `pnpm bench`",
+    ...outcomes.map(({ redis, report }) =>
+      typeof redis === "string" ? `### Scale-out over Redis, ${report.line}\n\n${redis}` : sectionMarkdown(redis!)
+    )
+  ].join("\n\n") + "\n"
 
 const single = args.find((arg) => arg.startsWith("--line="))?.slice("--line=".length)
 if (single !== undefined && !["effect3", "effect4"].includes(single)) throw new Error(`unknown line ${single}`)
@@ -92,7 +100,7 @@ if (single !== undefined) {
   writePart("effect3", lineMarkdown(effect3.report, "## Effect 3: `pnpm bench`", "benchmarks.svg"))
   writePart("effect4", lineMarkdown(effect4.report, "## Effect 4: `pnpm bench`", "benchmarks-effect4.svg"))
   writePart("comparison", comparisonMarkdown(effect3.report, effect4.report))
-  if (only.includes("redis")) writePart("redis", await redisPart())
+  if (only.includes("redis")) writePart("redis", redisPart(outcomes))
   writeChart("benchmarks.svg", effect3.report)
   writeChart("benchmarks-effect4.svg", effect4.report)
   outcomes.forEach(printTargets)

@@ -12,7 +12,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
-import type { Row, Section } from "./format.js"
+import type { RedisSamples } from "./line.js"
 
 type Group = SingleFlight.Group<string, number, never>
 
@@ -76,31 +76,10 @@ const takeoverLatency = (owner: Group, follower: Group) => (key: string) =>
     return takenOverAt - interruptedAt
   })
 
-/** The row of one scenario: the median and p99 of its samples (milliseconds), in microseconds. */
-const row = (scenario: string, implementation: string, millis: Array<number>, note?: string): Row => {
-  const sorted = millis.sort((a, b) => a - b)
-  const micros = (p: number) => Math.round(sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]! * 10_000) / 10
-  const figures = { "median (µs)": micros(0.5), "p99 (µs)": micros(0.99) }
-  const samples = sorted.length
-  const described = note && `${note} (${samples} samples)`
-  return {
-    scenario,
-    size: 1,
-    implementation,
-    role: "subject",
-    median: micros(0.5),
-    unit: "µs",
-    samples,
-    figures,
-    note: described
-  }
-}
-
 /**
- * The Redis section (effect 3 only): `iterations` samples a row, the follower rows half, the takeover row a fifth.
- * Fails when redis-server is missing.
+ * `iterations` samples a row, the follower rows half, the takeover row a fifth. Fails when redis-server is missing.
  */
-export const redisSection = (iterations: number): Promise<Section> =>
+export const measureRedis = (iterations: number): Promise<Array<RedisSamples>> =>
   Effect.gen(function*() {
     const server = yield* startRedisServer
     const local = yield* SingleFlight.make<string, number>()
@@ -117,7 +96,13 @@ export const redisSection = (iterations: number): Promise<Section> =>
 
     yield* samples(200, "warm-local", uncontended(local))
     yield* samples(200, "warm-redis", uncontended(a))
-    const rows = [
+    const row = (scenario: string, implementation: string, millis: Array<number>, note?: string): RedisSamples => ({
+      scenario,
+      implementation,
+      millis,
+      note
+    })
+    return [
       row("uncontended call", inMemory, yield* samples(iterations, "local", uncontended(local))),
       row(
         "uncontended call",
@@ -139,13 +124,4 @@ export const redisSection = (iterations: number): Promise<Section> =>
         "the owner gives its lease back and publishes; the follower takes the lease and runs"
       )
     ]
-    return {
-      id: "redis",
-      title: "Scale-out over Redis",
-      description: "A real `redis-server` on loopback, two groups on separate connections in one process; latencies " +
-        "in microseconds, the in-memory group next to its Redis counterpart. See docs/scale-out.md.",
-      sizeLabel: "",
-      layout: "list",
-      rows
-    } satisfies Section
   }).pipe(Effect.scoped, Effect.runPromise)

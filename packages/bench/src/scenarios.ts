@@ -14,6 +14,7 @@ import { implementations } from "./implementations.js"
 import type { Call, Implementation } from "./implementations.js"
 import { freshKeys, Gate, settle, sum } from "./line.js"
 import type { HeldCallers, ImplementationId, Line, Load, Outcome, TimedTask } from "./line.js"
+import { measureRedis } from "./redis.js"
 
 /** The work of a key held in flight: it ends, with 1, when `gate` opens. */
 const heldWork = (gate: Gate) => Effect.async<number>((resume) => gate.onOpen(() => resume(Effect.succeed(1))))
@@ -205,5 +206,6 @@ export const line: Line = {
   directory: new URL("..", import.meta.url),
   implementations,
   timed,
-  held
+  held,
+  redis: measureRedis
 }

@@ -239,6 +239,31 @@ const sections: ReadonlyArray<SectionSpec> = [
 const scenarioOf = (spec: SectionSpec) => spec.id.split("-")[0]!
 export const scenarioIds = [...new Set(sections.map(scenarioOf))]
 
+/** A line's scale-out over Redis, as one "list" section: the median and p99 of each row, in microseconds. */
+export const redisSection = async (line: Line, iterations: number): Promise<Section> => {
+  const rows = (await line.redis(iterations)).map(({ implementation, millis, note, scenario }): Row => {
+    const sorted = millis.sort((a, b) => a - b)
+    const micros = (p: number) => Math.round(sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]! * 10_000) / 10
+    const figures = { "median (µs)": micros(0.5), "p99 (µs)": micros(0.99) }
+    const samples = sorted.length
+    const described = note && `${note} (${samples} samples)`
+    return {
+      scenario,
+      size: 1,
+      implementation,
+      role: "subject",
+      median: micros(0.5),
+      unit: "µs",
+      samples,
+      figures,
+      note: described
+    }
+  })
+  const description = "A real `redis-server` on loopback, two groups on separate connections in one process; " +
+    "latencies in microseconds, the in-memory group next to its Redis counterpart. See docs/scale-out.md."
+  return { id: "redis", title: `Scale-out over Redis, ${line.name}`, description, sizeLabel: "", layout: "list", rows }
+}
+
 /** One run of one line, from plan to report; `problems` lists every wrong result a caller got. */
 export const runBench = async (
   line: Line,

@@ -22,6 +22,7 @@ import type {
 } from "../../../../packages/bench/src/line.js"
 import { implementations } from "./implementations.js"
 import type { Call, Implementation } from "./implementations.js"
+import { measureRedis } from "./redis.js"
 
 /** The work of a key held in flight: it ends, with 1, when `gate` opens. */
 const heldWork = (gate: Gate) => Effect.callback<number>((resume) => gate.onOpen(() => resume(Effect.succeed(1))))
@@ -213,5 +214,6 @@ export const line: Line = {
   directory: new URL("..", import.meta.url),
   implementations,
   timed,
-  held
+  held,
+  redis: measureRedis
 }
