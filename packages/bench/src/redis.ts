@@ -76,6 +76,13 @@ const takeoverLatency = (owner: Group, follower: Group) => (key: string) =>
     return takenOverAt - interruptedAt
   })
 
+const row = (scenario: string, implementation: string, millis: Array<number>, note?: string): RedisSamples => ({
+  scenario,
+  implementation,
+  millis,
+  note
+})
+
 /**
  * `iterations` samples a row, the follower rows half, the takeover row a fifth. Fails when redis-server is missing.
  */
@@ -96,12 +103,6 @@ export const measureRedis = (iterations: number): Promise<Array<RedisSamples>> =
 
     yield* samples(200, "warm-local", uncontended(local))
     yield* samples(200, "warm-redis", uncontended(a))
-    const row = (scenario: string, implementation: string, millis: Array<number>, note?: string): RedisSamples => ({
-      scenario,
-      implementation,
-      millis,
-      note
-    })
     return [
       row("uncontended call", inMemory, yield* samples(iterations, "local", uncontended(local))),
       row(
