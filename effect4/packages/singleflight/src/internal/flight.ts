@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as MutableHashMap from "effect/MutableHashMap"
@@ -76,9 +77,16 @@ export class Flight {
   /**
    * Keyed by the waiting fiber (a fiber waits on one flight at a time), so
    * that a waiter that leaves removes its own observer without a canceler.
-   * Made on first use: work that ends inside `runForkWith` has no observer.
+   * The first observer is held in two fields, and the map made only for a
+   * second one: most flights have a single waiter (distinct keys, sequential
+   * calls), and a `Map` per flight was a large share of their garbage.
+   * Work that ends inside `runForkWith` has no observer at all.
    */
+  firstKey: unknown = undefined
+  first: Observer | undefined = undefined
   observers: Map<unknown, Observer> | undefined = undefined
+  /** Its waiters' canceler, made by the first waiter: one per flight rather than one per waiter. */
+  leave: Effect.Effect<void> | undefined = undefined
   /** The `SingleFlight.execute` span, when the call that started it is traced; joiners link to it. */
   span: Tracer.Span | undefined = undefined
   constructor(
@@ -100,19 +108,32 @@ export class Flight {
  */
 export const settle = (flight: Flight, exit: Exit.Exit<unknown, unknown>): void => {
   flight.state = { _tag: "Settled", exit }
-  const observers = flight.observers
-  flight.observers = undefined
+  const { first, observers } = flight
+  flight.first = flight.firstKey = flight.observers = undefined
+  // `first` is older than every observer of the map (see `observe`): waiters resume in the order they came
+  if (first !== undefined) first(exit)
   if (observers !== undefined) { for (const observer of observers.values()) observer(exit) }
 }
 
-/** @internal */
+/**
+ * A new observer takes the first slot only when nobody else observes, so
+ * that the slot's observer is always older than the map's.
+ *
+ * @internal
+ */
 export const observe = (flight: Flight, key: unknown, observer: Observer): void => {
-  ;(flight.observers ??= new Map()).set(key, observer)
+  if (flight.first === undefined && (flight.observers === undefined || flight.observers.size === 0)) {
+    flight.firstKey = key
+    flight.first = observer
+  } else {
+    ;(flight.observers ??= new Map()).set(key, observer)
+  }
 }
 
 /** @internal */
 export const unobserve = (flight: Flight, key: unknown): void => {
-  flight.observers?.delete(key)
+  if (flight.first !== undefined && flight.firstKey === key) flight.first = flight.firstKey = undefined
+  else flight.observers?.delete(key)
 }
 
 /**

@@ -16,6 +16,7 @@ import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
 import type * as SingleFlight from "../SingleFlight.js"
 import { frameOf, isReentrant, workContext } from "./currentKey.js"
+import type { Frame } from "./currentKey.js"
 import { NoCurrentKeyError, ReentrantCallError } from "./errors.js"
 import { Flight, observe, Registry, settle, unobserve } from "./flight.js"
 import * as observability from "./observability.js"
@@ -27,7 +28,6 @@ import type { ResolvedOptions } from "./options.js"
 export const TypeId: SingleFlight.TypeId = Symbol.for("effect-singleflight/SingleFlight") as SingleFlight.TypeId
 
 type AnyFiber = Fiber.Fiber<unknown, unknown>
-type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 type Work = Effect.Effect<unknown, unknown>
 
 // -----------------------------------------------------------------------------
@@ -127,10 +127,14 @@ const variance = {
 // -----------------------------------------------------------------------------
 
 /**
- * The whole call runs under an uninterruptible mask, and its decision in one
- * synchronous step: a caller can neither be interrupted between becoming a
- * waiter and installing the code that un-counts it, nor leave a registered
- * flight without a fiber. Only the wait itself is interruptible.
+ * The call's decision is one synchronous step, made inside the register
+ * function of an `Effect.callback`: an interruption lands either before it
+ * (nothing happened) or once the callback is suspended, when the canceler
+ * that un-counts the waiter is installed. So a caller can neither be
+ * interrupted between becoming a waiter and installing that canceler, nor
+ * leave a registered flight without a fiber, and no uninterruptible mask
+ * (with its frames and closures) is needed on the hot path. Only the wait
+ * itself is interruptible, as interruptible as the caller.
  */
 const call = (
   group: GroupImpl<unknown>,
@@ -138,21 +142,15 @@ const call = (
   work: Work,
   options: SingleFlight.CallOptions | undefined
 ): Effect.Effect<unknown, unknown> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.withFiber((caller) => {
-      const policy = policyOf(group.options, options)
-      group.calls++
-      group.events.called(caller)
-      if (!observability.isTraced(caller)) {
-        return enter({ group, key, work, policy, events: group.events, restore }, caller)
-      }
-      // traced, the call runs in its span: the span's own steps stay interruptible, the call's are masked again
-      return restore(observability.traced(group.events, attributesOf(group, key), (events) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.withFiber((caller) => enter({ group, key, work, policy, events, restore }, caller))
-        )))
-    })
-  )
+  Effect.withFiber((caller) => {
+    const policy = policyOf(group.options, options)
+    if (!observability.isTraced(caller)) return enter({ group, key, work, policy, events: group.events }, caller, true)
+    // traced, the call runs in its span
+    return observability.traced(group.events, attributesOf(group, key), (events) =>
+      Effect.withFiber((caller) =>
+        enter({ group, key, work, policy, events }, caller, true)
+      ))
+  })
 
 const attributesOf = (group: GroupImpl<unknown>, key: unknown): Record<string, unknown> => {
   const attributes: Record<string, unknown> = { "singleflight.group": group.options.name }
@@ -169,44 +167,68 @@ interface Request {
   readonly policy: SingleFlight.AbandonPolicy
   /** The group's metrics, plus the spans when the call is traced. */
   readonly events: Observer
-  /** Restores the caller's interruptibility, for the waits. */
-  readonly restore: Restore
 }
 
-/** Answers a call from the registry, or starts a flight. */
-const enter = (request: Request, caller: AnyFiber): Effect.Effect<unknown, unknown> => {
+type Resume = (effect: Effect.Effect<unknown, unknown>) => void
+
+/**
+ * Answers a call from the registry, or starts a flight. `arrived` is false
+ * when a newcomer tries again after a cancelled run: the call is counted
+ * once.
+ */
+const enter = (request: Request, caller: AnyFiber, arrived: boolean): Effect.Effect<unknown, unknown> =>
+  Effect.callback<unknown, unknown>((resume) => decide(request, caller, arrived, resume))
+
+/**
+ * The synchronous step of a call: answers at once through `resume`, or
+ * returns the canceler of a waiter (run on the caller's interruption).
+ */
+const decide = (
+  request: Request,
+  caller: AnyFiber,
+  arrived: boolean,
+  resume: Resume
+): Effect.Effect<void> | void => {
   const { events, group, key } = request
-  if (isReentrant(frameOf(caller.context), group, key)) return Effect.die(new ReentrantCallError({ key }))
-  if (group.closed) return Effect.interrupt
+  if (arrived) {
+    group.calls++
+    group.events.called(caller)
+  }
+  const frame = frameOf(caller.context)
+  if (isReentrant(frame, group, key)) return resume(Effect.die(new ReentrantCallError({ key })))
+  if (group.closed) return resume(Effect.interrupt)
   const flight = group.registry.get(key)
-  if (flight === undefined) return start(request, caller)
+  if (flight === undefined) return start(request, caller, frame, resume)
   switch (flight.state._tag) {
     case "Settled": {
       group.reused++
       events.answered(caller, "reused", flight)
-      return flight.state.exit
+      return resume(flight.state.exit)
     }
     case "Cancelling": {
       // At most one execution per key at any instant: wait for the cancelled
       // run's finalizers, then try again from the start. A newcomer
       // interrupted meanwhile just leaves.
-      return Effect.andThen(
-        request.restore(awaitSettled(flight)),
-        Effect.withFiber<unknown, unknown>((caller) => enter(request, caller))
-      )
+      return resume(Effect.andThen(awaitSettled(flight), enter(request, caller, false)))
     }
     case "Starting":
     case "Running": {
       flight.callers++
       group.joined++
       events.answered(caller, "joiner", flight)
-      return wait(group, caller, flight, request.restore)
+      return wait(group, caller, flight, resume)
     }
   }
 }
 
 /** Registers a flight and starts its fiber. */
-const start = (request: Request, caller: AnyFiber): Effect.Effect<unknown, unknown> => {
+const start = (
+  request: Request,
+  caller: AnyFiber,
+  /** The caller's own frame: the work's frame is pushed on it. */
+  frame: Frame | undefined,
+  resume: Resume
+): Effect.Effect<void> | void => {
   const { events, group, key } = request
   const flight = new Flight(key, request.policy, events, events.now(caller))
   group.registry.set(key, flight)
@@ -221,16 +243,16 @@ const start = (request: Request, caller: AnyFiber): Effect.Effect<unknown, unkno
   // is interruptible. `Scope.makeUnsafe` allocates nothing until a finalizer
   // is added.
   const scope = Scope.makeUnsafe()
-  const context = workContext(caller.context, scope, { group, key, parent: frameOf(caller.context) })
+  const context = workContext(caller.context, scope, { group, key, parent: frame })
   const fiber = Effect.runForkWith(context)(events.execution(flight, execute(group, flight, request.work, scope)), {
     uninterruptible: true
   })
   // the work may have ended already, synchronously, inside `runForkWith`
-  if (flight.state._tag === "Settled") return flight.state.exit
+  if (flight.state._tag === "Settled") return resume(flight.state.exit)
   flight.state = { _tag: "Running", fiber }
   // closed by the work itself while it ran inside `runForkWith`, before its fiber was known
   if (group.closed) fiber.interruptUnsafe(caller.id)
-  return wait(group, caller, flight, request.restore)
+  return wait(group, caller, flight, resume)
 }
 
 /**
@@ -244,11 +266,15 @@ const execute = (
   work: Work,
   scope: Scope.Closeable
 ): Effect.Effect<unknown, unknown> =>
-  Effect.flatMap(Effect.exit(Effect.interruptible(work)), (exit) =>
-    Effect.andThen(
-      Scope.close(scope, exit),
-      Effect.withFiber<unknown, unknown>((fiber) => finish(group, fiber, flight, exit))
-    ))
+  Effect.withFiber((fiber) =>
+    Effect.flatMap(Effect.exit(Effect.interruptible(work)), (exit) => {
+      // A scope that no finalizer was added to (most work's) closes at once, with no effect to run.
+      const closing = Scope.closeUnsafe(scope, exit)
+      return closing === undefined
+        ? finish(group, fiber, flight, exit)
+        : Effect.andThen(closing, Effect.suspend(() => finish(group, fiber, flight, exit)))
+    })
+  )
 
 /**
  * Runs in the work's fiber once the work and its scope ended, before its
@@ -282,28 +308,16 @@ const evictLater = (group: GroupImpl<unknown>, flight: Flight): Effect.Effect<vo
 // -----------------------------------------------------------------------------
 
 /**
- * Waits for the flight's exit. The observer is registered without a
- * canceler (effect pushes a finalizer frame for a canceler, and this is the
- * hot path): a waiter that is interrupted removes it itself, in `leave`.
+ * Makes the caller a waiter: `resume` is told the flight's exit. The
+ * returned canceler runs only if the caller is interrupted while it waits
+ * (effect 4 installs it as the suspended callback's finalizer, uninterruptible,
+ * and ignores a resume that comes later); it is shared by the flight's
+ * waiters, each of which leaves as the fiber that runs it.
  */
-const wait = (
-  group: GroupImpl<unknown>,
-  caller: AnyFiber,
-  flight: Flight,
-  restore: Restore
-): Effect.Effect<unknown, unknown> => {
+const wait = (group: GroupImpl<unknown>, caller: AnyFiber, flight: Flight, resume: Resume): Effect.Effect<void> => {
   flight.waiters++
-  return Effect.catchCause(
-    restore(Effect.callback<unknown, unknown>((resume) => {
-      observe(flight, caller, resume)
-    })),
-    // A failure while the flight still runs is this caller's interruption:
-    // leave, then end with it. Otherwise it is the work's own exit.
-    (cause) =>
-      flight.state._tag === "Running"
-        ? Effect.andThen(leave(group, caller, flight), Effect.failCause(cause))
-        : Effect.failCause(cause)
-  )
+  observe(flight, caller, resume)
+  return flight.leave ??= Effect.withFiber((waiter) => leave(group, waiter, flight))
 }
 
 /** Resumes once the flight settles, whatever its exit; fails only if the caller is interrupted. */
@@ -319,25 +333,24 @@ const awaitSettled = (flight: Flight): Effect.Effect<void> =>
  * A waiter was interrupted. Only the last one to leave decides the fate of
  * the work; the others just stop waiting.
  */
-const leave = (group: GroupImpl<unknown>, caller: AnyFiber, flight: Flight): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    // The work ended at the same instant: nothing to leave.
-    if (flight.state._tag !== "Running") return Effect.void
-    unobserve(flight, caller)
-    flight.waiters--
-    if (flight.waiters > 0 || flight.whenAbandoned === "runToCompletion") return Effect.void
-    group.abandoned++
-    group.events.abandoned(caller)
-    const fiber = flight.state.fiber
-    if (flight.whenAbandoned === "interruptInBackground") {
-      group.registry.deleteIfCurrent(flight)
-      fiber.interruptUnsafe(caller.id)
-      return Effect.void
-    }
-    // Stays registered while it finalizes, so that newcomers wait for it.
-    flight.state = { _tag: "Cancelling", fiber }
-    return Fiber.interrupt(fiber)
-  })
+const leave = (group: GroupImpl<unknown>, caller: AnyFiber, flight: Flight): Effect.Effect<void> => {
+  // The work ended at the same instant: nothing to leave.
+  if (flight.state._tag !== "Running") return Effect.void
+  unobserve(flight, caller)
+  flight.waiters--
+  if (flight.waiters > 0 || flight.whenAbandoned === "runToCompletion") return Effect.void
+  group.abandoned++
+  group.events.abandoned(caller)
+  const fiber = flight.state.fiber
+  if (flight.whenAbandoned === "interruptInBackground") {
+    group.registry.deleteIfCurrent(flight)
+    fiber.interruptUnsafe(caller.id)
+    return Effect.void
+  }
+  // Stays registered while it finalizes, so that newcomers wait for it.
+  flight.state = { _tag: "Cancelling", fiber }
+  return Fiber.interrupt(fiber)
+}
 
 /**
  * Every execution is interrupted, forgotten ones included, and close waits
