@@ -1,26 +1,14 @@
 /**
  * The sampler: tinybench runs each task's iterations (with untimed hooks
- * around them), and this module interleaves the tasks of one scenario in
- * rounds, rotating their order, so that the noise of a shared machine falls on
- * every task alike. Medians are taken over the samples of all rounds.
+ * around them), and this module interleaves the tasks of one size in rounds,
+ * rotating their order, so that the noise of a shared machine falls on every
+ * task alike. Medians are taken over the samples of all rounds.
  */
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { Bench } from "tinybench"
-
-export interface Task {
-  readonly id: string
-  /** Untimed, once per round: make the instance, put keys in flight. */
-  readonly beforeAll?: () => Promise<void>
-  /** Untimed, before each iteration: fresh keys, a fresh gate. */
-  readonly beforeEach?: () => void
-  /** Timed: one iteration. */
-  readonly run: () => Promise<void>
-  /** Untimed, after each iteration: check the results. */
-  readonly afterEach?: () => void
-  /** Untimed, once per round: release everything `beforeAll` made. */
-  readonly afterAll?: () => Promise<void>
-}
+import { settle } from "./line.js"
+import type { HeldCallers, Outcome, TimedTask } from "./line.js"
 
 export interface SamplingPlan {
   readonly rounds: number
@@ -32,12 +20,26 @@ export interface SamplingPlan {
   readonly warmupIterations: number
 }
 
-/** Samples (milliseconds per iteration) of every task, by id. */
+/** What the callers of a task got, over all its runs. */
+export class Check {
+  readonly executions = new Set<number>()
+  readonly problems: Array<string> = []
+
+  record(outcome: Outcome): void {
+    const { executions, expectedResults, expectedSum, results, sum } = outcome
+    this.executions.add(executions)
+    if ((sum !== expectedSum || results !== expectedResults) && this.problems.length < 3) {
+      this.problems.push(`${results} results summing to ${sum}, expected ${expectedResults} summing to ${expectedSum}`)
+    }
+  }
+}
+
+/** Samples (milliseconds per iteration) of every task, in the order of `tasks`, and what their callers got. */
 export const sample = async (
-  tasks: ReadonlyArray<Task>,
+  tasks: ReadonlyArray<TimedTask>,
   plan: SamplingPlan
-): Promise<ReadonlyMap<string, ReadonlyArray<number>>> => {
-  const samples = new Map<string, Array<number>>(tasks.map((task) => [task.id, []]))
+): Promise<Array<{ readonly millis: Array<number>; readonly check: Check }>> => {
+  const results = tasks.map(() => ({ millis: new Array<number>(), check: new Check() }))
   for (let round = 0; round < plan.rounds; round++) {
     const bench = new Bench({
       iterations: plan.iterations,
@@ -48,19 +50,24 @@ export const sample = async (
       throws: true
     })
     // the order rotates each round, so that no task always runs first (or last)
-    const shift = round % tasks.length
-    for (const task of [...tasks.slice(shift), ...tasks.slice(0, shift)]) {
+    const order = tasks.map((_, index) => (index + round) % tasks.length)
+    for (const index of order) {
+      const task = tasks[index]!
+      const { check } = results[index]!
       // An `async` function: tinybench calls any other function once, unhooked, to see whether it returns a promise.
-      bench.add(task.id, async () => {
+      bench.add(`${index}`, async () => {
         await task.run()
       }, {
         beforeAll: async () => {
           collectGarbage()
-          await task.beforeAll?.()
+          await task.beforeRound()
         },
-        beforeEach: () => task.beforeEach?.(),
-        afterEach: () => task.afterEach?.(),
-        afterAll: () => task.afterAll?.() ?? Promise.resolve()
+        beforeEach: task.beforeEach,
+        afterEach: async () => check.record(await task.afterEach()),
+        afterAll: async () => {
+          const problem = await task.afterRound()
+          if (problem !== undefined) check.problems.push(problem)
+        }
       })
     }
     await bench.run()
@@ -69,10 +76,36 @@ export const sample = async (
       if (result === undefined || result.error !== undefined) {
         throw new Error(`benchmark task ${benchTask.name} failed`, { cause: result?.error })
       }
-      samples.get(benchTask.name)?.push(...result.latency.samples)
+      results[Number(benchTask.name)]!.millis.push(...result.latency.samples)
     }
   }
-  return samples
+  return results
+}
+
+/**
+ * Heap bytes (after GC) per caller, `repeats` times: each repeat makes its
+ * instance and keys first, so that only what the callers make (fibers
+ * included) counts.
+ */
+export const measureHeap = async (
+  make: () => Promise<HeldCallers>,
+  callers: number,
+  repeats: number
+): Promise<{ readonly bytes: Array<number>; readonly check: Check }> => {
+  const check = new Check()
+  const bytes: Array<number> = []
+  for (let repeat = 0; repeat < repeats; repeat++) {
+    const held = await make()
+    await settle()
+    collectGarbage()
+    const before = process.memoryUsage().heapUsed
+    await held.hold()
+    collectGarbage()
+    bytes.push((process.memoryUsage().heapUsed - before) / callers)
+    check.record(await held.release())
+    await settle()
+  }
+  return { bytes, check }
 }
 
 export const median = (values: ReadonlyArray<number>): number => {
@@ -88,11 +121,7 @@ const gc = (globalThis as { gc?: () => void }).gc ?? (() => {
   return runInNewContext("gc") as () => void
 })()
 
-export const collectGarbage = (): void => {
+const collectGarbage = (): void => {
   gc()
   gc()
 }
-
-/** Resolves after the current macrotask and the timers due by then. */
-export const settle = (millis = 0): Promise<void> =>
-  new Promise((resolve) => setTimeout(() => setImmediate(resolve), millis))

@@ -6,7 +6,6 @@
  * database queries go into the HTTP part of docs/benchmarks.md.
  *
  *   --quick      2 s a run instead of 10 (writes no docs)
- *   --json       print the section as JSON on stdout
  *
  * autocannon fires from a worker thread, so that the load generator and the
  * server (on the main thread) do not share one core.
@@ -28,28 +27,26 @@ const modes: ReadonlyArray<Mode> = [
   { label: "HttpSingleFlight.middleware", singleFlight: false, httpSingleFlight: true }
 ]
 
-type Load = { readonly latency: Duration.Duration; readonly connections: number; readonly names: number }
-const loads: ReadonlyArray<Load> = [
-  { latency: Duration.millis(128), connections: 100, names: 20 },
-  { latency: Duration.zero, connections: 100, names: 20 }
-]
+/** Milliseconds of artificial latency before each database query. */
+const latencies = [128, 0]
+const connections = 100
+const names = 20
 
 const quick = process.argv.includes("--quick")
 const seconds = quick ? 2 : 10
 const warmUpSeconds = quick ? 1 : 2
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
-const describeLoad = (load: Load): string =>
-  `${Duration.toMillis(load.latency)} ms per query, ${load.connections} connections, ${load.names} names`
+const describeLoad = (latency: number): string => `${latency} ms per query, ${connections} connections, ${names} names`
 
 /** One server for one mode: a warm-up, then the measured run. */
-const measure = (mode: Mode, load: Load): Effect.Effect<Row, unknown> =>
+const measure = (mode: Mode, latency: number): Effect.Effect<Row, unknown> =>
   Effect.scoped(Effect.gen(function*() {
     const context = yield* Layer.build(CustomerServer.layer({
       port: 0,
       host: "127.0.0.1",
       database: ":memory:",
-      latency: load.latency,
+      latency: Duration.millis(latency),
       singleFlight: mode.singleFlight,
       httpSingleFlight: mode.httpSingleFlight
     }))
@@ -58,10 +55,10 @@ const measure = (mode: Mode, load: Load): Effect.Effect<Row, unknown> =>
       Effect.promise(() =>
         autocannon({
           url: server.url,
-          connections: load.connections,
+          connections,
           duration,
           workers: 1,
-          requests: Array.from({ length: load.names }, (_, index) => ({
+          requests: Array.from({ length: names }, (_, index) => ({
             method: "GET" as const,
             path: `/?name=customer-${index + 1}`
           }))
@@ -73,19 +70,20 @@ const measure = (mode: Mode, load: Load): Effect.Effect<Row, unknown> =>
     const queries = (yield* server.queries) - before
     const requests = result["2xx"] + result.non2xx
     log(
-      `${describeLoad(load)}, ${mode.label}: ${Math.round(result.requests.average)} req/s, ` +
+      `${describeLoad(latency)}, ${mode.label}: ${Math.round(result.requests.average)} req/s, ` +
         `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ${queries} queries`
     )
     return {
-      scenario: describeLoad(load),
-      size: load.connections,
+      scenario: describeLoad(latency),
+      size: connections,
       implementation: mode.label,
       role: mode.singleFlight || mode.httpSingleFlight ? "subject" : "limit",
       median: result.latency.p50,
-      p99: result.latency.p99,
       unit: "ms",
       samples: requests,
-      extra: {
+      figures: {
+        "median (ms)": result.latency.p50,
+        "p99 (ms)": result.latency.p99,
         "requests/s": result.requests.average,
         "requests": requests,
         "database queries": queries,
@@ -97,8 +95,8 @@ const measure = (mode: Mode, load: Load): Effect.Effect<Row, unknown> =>
 
 const main = async (): Promise<number> => {
   const rows: Array<Row> = []
-  for (const load of loads) {
-    for (const mode of modes) rows.push(await Effect.runPromise(measure(mode, load)))
+  for (const latency of latencies) {
+    for (const mode of modes) rows.push(await Effect.runPromise(measure(mode, latency)))
   }
   const section: Section = {
     id: "http",
@@ -118,9 +116,8 @@ const main = async (): Promise<number> => {
   if (!quick) {
     writePart("http", ["## HTTP: `pnpm bench:http`", "", generated, "", sectionMarkdown(section), ""].join("\n"))
   }
-  if (process.argv.includes("--json")) process.stdout.write(`${JSON.stringify(section, null, 2)}\n`)
-  else process.stdout.write(`\n${sectionMarkdown(section)}\n`)
-  const failed = rows.filter((row) => (row.extra?.["errors and non-2xx"] ?? 0) > 0)
+  process.stdout.write(`\n${sectionMarkdown(section)}\n`)
+  const failed = rows.filter((row) => (row.figures?.["errors and non-2xx"] ?? 0) > 0)
   for (const row of failed) log(`FAILED REQUESTS: ${row.scenario}, ${row.implementation}`)
   return failed.length === 0 ? 0 : 1
 }

@@ -1,7 +1,7 @@
 /**
- * Everything the scenarios measure, behind one shape: given the work of a key
- * (`lookup`), make, in a `Scope`, a `call(key)` that returns the key's value.
- * A scenario never knows which one it runs.
+ * Everything the scenarios measure on effect 3, behind one shape: given the
+ * work of a key (`lookup`), make, in a `Scope`, a `call(key)` that returns the
+ * key's value. A scenario never knows which one it runs.
  */
 import { SingleFlight } from "effect-singleflight"
 import * as Cache from "effect/Cache"
@@ -15,199 +15,169 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import { coalesceAsync } from "promise-coalesce"
+import type { Described, ImplementationId } from "./line.js"
 
 /** One caller's request for a key. Errors are `unknown` because a peer (promise-coalesce) loses their type. */
 export type Call = (key: string) => Effect.Effect<number, unknown>
 
-/** `subject`: effect-singleflight; `limit`: a floor made of the same primitives, no registry; `peer`: an alternative. */
-export type Role = "subject" | "limit" | "peer"
-
 export interface Environment {
   /** The work of one key. Benchmark work never fails. */
   readonly lookup: (key: string) => Effect.Effect<number>
-  /** The `Deferred` of a key, completed by the scenario when the key's work would end (the Deferred limit only). */
+  /** The keys of the run, when the scenario knows them before it starts. */
+  readonly keys: ReadonlyArray<string>
+  /** The Deferred of a key, completed by the scenario when the key's work would end (for the Deferred limit). */
   readonly deferredOf: (key: string) => Deferred.Deferred<number>
 }
 
-export interface Implementation {
-  readonly name: string
-  readonly role: Role
-  /** Where its semantics are weaker than the subject's, so that speed is never compared without correctness. */
-  readonly semantics: string
-  /** Whether the scenario makes the Deferred of every key before a timed run (the Deferred limit). */
-  readonly usesDeferreds?: boolean
+export interface Implementation extends Described {
   readonly make: (environment: Environment) => Effect.Effect<Call, never, Scope.Scope>
 }
 
 const subject = (options: SingleFlight.Options<string> = {}) => ({ lookup }: Environment) =>
   Effect.map(SingleFlight.make<string, number>(options), (group) => (key: string) => group.call(key, lookup(key)))
 
-export const singleFlight: Implementation = {
-  name: "effect-singleflight",
-  role: "subject",
-  semantics: "The work runs in its own fiber with the first caller's context; a caller that is interrupted leaves " +
-    "alone, the work is interrupted only when its last caller leaves; typed errors; exactly one execution per key " +
-    "at any instant.",
-  make: subject()
-}
-
-export const singleFlightUnobserved: Implementation = {
-  name: "effect-singleflight, metrics off",
-  role: "limit",
-  semantics: "The subject made with `metrics: false`, no tracer installed: no span, no metric update.",
-  make: subject({ metrics: false })
-}
-
-export const singleFlightTraced: Implementation = {
-  name: "effect-singleflight, tracer installed",
-  role: "limit",
-  semantics: "The subject with a tracer other than Effect's built-in one installed (`Effect.withTracer` around each " +
-    "call, whose own cost is included): every call makes a span, every execution another.",
-  // a tracer other than Effect's built-in one, as an OpenTelemetry set-up installs: the group then makes spans
-  make: (environment) =>
-    Effect.zipWith(subject()(environment), Effect.tracer, (call, native) => {
-      const tracer = Tracer.make({ span: native.span, context: native.context })
-      return (key: string) => Effect.withTracer(call(key), tracer)
-    })
-}
-
-export const deferredLimit: Implementation = {
-  name: "limit: fibers awaiting a Deferred",
-  role: "limit",
-  semantics: "Not a coalescer: one Deferred per key, made beforehand and completed by the scenario when the work " +
-    "would end. No registry, no work fiber: the floor of any design in which waiters await a Deferred.",
-  usesDeferreds: true,
-  make: ({ deferredOf }) => Effect.succeed((key: string) => Deferred.await(deferredOf(key)))
-}
-
-export const noCoalescingLimit: Implementation = {
-  name: "limit: each caller runs its own work",
-  role: "limit",
-  semantics: "Not a coalescer: every caller runs the work itself, on its own fiber.",
-  make: ({ lookup }) => Effect.succeed(lookup)
-}
-
-export const forkJoinLimit: Implementation = {
-  name: "limit: one fork + join per call",
-  role: "limit",
-  semantics: "Not a coalescer: every caller forks the work and joins it, the least a design that runs the work on a " +
-    "fiber of its own pays per execution.",
-  make: ({ lookup }) => Effect.succeed((key: string) => Effect.flatMap(Effect.fork(lookup(key)), Fiber.join))
-}
-
-export const promiseCoalescePeer: Implementation = {
-  name: "promise-coalesce from Effect",
-  role: "peer",
-  semantics: "The work runs detached through `Effect.runPromise`: it loses the caller's services and FiberRefs, is " +
-    "never interrupted (an interrupted caller stops waiting, the work runs on), and its error is untyped " +
-    "(`UnknownException`).",
-  make: ({ lookup }) =>
-    Effect.succeed((key: string) => Effect.tryPromise(() => coalesceAsync(key, () => Effect.runPromise(lookup(key)))))
-}
-
-export const cachePeer: Implementation = {
-  name: "Cache, time-to-live 0",
-  role: "peer",
-  semantics: "The lookup runs on the first caller's fiber: interrupting that caller interrupts every waiter. One " +
-    "fixed lookup per cache. Expiry is `now > expiry` in milliseconds, so a time-to-live of 0 still serves a " +
-    "finished value to callers in the same millisecond (the scenarios use fresh keys so that it cannot).",
-  make: ({ lookup }) =>
-    Effect.map(
-      Cache.make({ capacity: Number.MAX_SAFE_INTEGER, timeToLive: 0, lookup }),
-      (cache) => (key: string) => cache.get(key)
-    )
-}
-
-export const rcMapPeer: Implementation = {
-  name: "RcMap.get in Effect.scoped",
-  role: "peer",
-  semantics: "Cancellation is right (the lookup is released when its last user leaves), but there is one fixed " +
-    "lookup per map and every caller needs a Scope of its own. Callers that arrive in the same tick are not " +
-    "coalesced: `RcMap.get` registers its entry only after a scheduler hop (its semaphore yields even when free), " +
-    "so each of them runs the lookup (see the executions columns).",
-  make: ({ lookup }) => Effect.map(RcMap.make({ lookup }), (map) => (key: string) => Effect.scoped(RcMap.get(map, key)))
-}
-
-/** What a user would write in an afternoon: `Ref.modify` over a `HashMap` of `Deferred`s, the work on the first caller. */
-export const refHashMapPeer: Implementation = {
-  name: "Ref<HashMap> + Deferred",
-  role: "peer",
-  semantics: "The work runs on the first caller's fiber: interrupting that caller interrupts every waiter, and the " +
-    "work sees only the first caller's context. No re-entry detection, no abandonment policy.",
-  make: ({ lookup }) =>
-    Effect.map(
-      Ref.make(HashMap.empty<string, Deferred.Deferred<number>>()),
-      (ref) => (key: string) =>
-        Effect.flatMap(Deferred.make<number>(), (mine) =>
-          Effect.flatten(Ref.modify(ref, (map) => {
-            const existing = HashMap.get(map, key)
-            if (Option.isSome(existing)) return [Deferred.await(existing.value), map] as const
-            const run = lookup(key).pipe(
-              Effect.onExit((exit) => Effect.zipRight(Ref.update(ref, HashMap.remove(key)), Deferred.done(mine, exit)))
-            )
-            return [run, HashMap.set(map, key, mine)] as const
-          })))
-    )
-}
-
-/**
- * The registry the original design names, `Ref<HashMap<K, Deferred<A, E>>>`,
- * with the work forked into the group's scope so that it keeps the contract's
- * core: the work runs on a fiber of its own (a caller's interruption is its
- * own, point 5), in the group's lifetime (closing interrupts it, point 10),
- * and the entry is registered and the work forked in one uninterruptible
- * region, so that no registered entry lacks a fiber. It does not interrupt
- * abandoned work (point 6: it runs to completion).
- */
-export const designRegistry: Implementation = {
-  name: "Ref<HashMap<K, Deferred>>, work forked in scope (the original design)",
-  role: "peer",
-  semantics: "The original design's registry made to keep the contract where it can: the work is forked into the " +
-    "group's scope (its own fiber, closed with the group), registration and fork happen under one mask, waiters " +
-    "await the Deferred and leave alone. Abandoned work runs to completion; no re-entry detection, no current key.",
-  make: ({ lookup }) =>
-    Effect.gen(function*() {
-      const scope = yield* Effect.scope
-      const ref = yield* Ref.make(HashMap.empty<string, Deferred.Deferred<number>>())
-      const remove = (key: string, mine: Deferred.Deferred<number>) =>
-        Ref.update(ref, (map) => Option.contains(HashMap.get(map, key), mine) ? HashMap.remove(map, key) : map)
-      return (key: string) =>
-        Effect.uninterruptibleMask((restore) =>
+/** Every implementation, in the order of the report (whose semantics it lists). */
+export const implementations: Record<ImplementationId, Implementation> = {
+  subject: {
+    name: "effect-singleflight",
+    role: "subject",
+    semantics: "The work runs in its own fiber with the first caller's context; a caller that is interrupted leaves " +
+      "alone, the work is interrupted only when its last caller leaves; typed errors; exactly one execution per key " +
+      "at any instant.",
+    make: subject()
+  },
+  deferred: {
+    name: "limit: fibers awaiting a Deferred",
+    role: "limit",
+    semantics: "Not a coalescer: one Deferred per key, made beforehand and completed by the scenario when the work " +
+      "would end. No registry, no work fiber: the floor of any design in which waiters await a Deferred.",
+    // its Deferreds are made here, before the timed run, when the keys are known
+    make: ({ deferredOf, keys }) =>
+      Effect.sync(() => {
+        for (const key of keys) deferredOf(key)
+        return (key: string) => Deferred.await(deferredOf(key))
+      })
+  },
+  noCoalescing: {
+    name: "limit: each caller runs its own work",
+    role: "limit",
+    semantics: "Not a coalescer: every caller runs the work itself, on its own fiber.",
+    make: ({ lookup }) => Effect.succeed(lookup)
+  },
+  forkJoin: {
+    name: "limit: one fork + join per call",
+    role: "limit",
+    semantics:
+      "Not a coalescer: every caller forks the work and joins it, the least a design that runs the work on a " +
+      "fiber of its own pays per execution.",
+    make: ({ lookup }) => Effect.succeed((key: string) => Effect.flatMap(Effect.fork(lookup(key)), Fiber.join))
+  },
+  promiseCoalesce: {
+    name: "promise-coalesce from Effect",
+    role: "peer",
+    semantics: "The work runs detached through `Effect.runPromise`: it loses the caller's services and FiberRefs, is " +
+      "never interrupted (an interrupted caller stops waiting, the work runs on), and its error is untyped " +
+      "(`UnknownException`).",
+    make: ({ lookup }) =>
+      Effect.succeed((key: string) => Effect.tryPromise(() => coalesceAsync(key, () => Effect.runPromise(lookup(key)))))
+  },
+  cache: {
+    name: "Cache, time-to-live 0",
+    role: "peer",
+    semantics: "The lookup runs on the first caller's fiber: interrupting that caller interrupts every waiter. One " +
+      "fixed lookup per cache. Expiry is `now > expiry` in milliseconds, so a time-to-live of 0 still serves a " +
+      "finished value to callers in the same millisecond (the scenarios use fresh keys so that it cannot).",
+    make: ({ lookup }) =>
+      Effect.map(
+        Cache.make({ capacity: Number.MAX_SAFE_INTEGER, timeToLive: 0, lookup }),
+        (cache) => (key: string) => cache.get(key)
+      )
+  },
+  rcMap: {
+    name: "RcMap.get in Effect.scoped",
+    role: "peer",
+    semantics: "Cancellation is right (the lookup is released when its last user leaves), but there is one fixed " +
+      "lookup per map and every caller needs a Scope of its own. Callers that arrive in the same tick are not " +
+      "coalesced: `RcMap.get` registers its entry only after a scheduler hop (its semaphore yields even when free), " +
+      "so each of them runs the lookup (see the executions columns).",
+    make: ({ lookup }) =>
+      Effect.map(RcMap.make({ lookup }), (map) => (key: string) => Effect.scoped(RcMap.get(map, key)))
+  },
+  /** What a user would write in an afternoon: `Ref.modify` over a `HashMap` of `Deferred`s, the work on the first caller. */
+  refHashMap: {
+    name: "Ref<HashMap> + Deferred",
+    role: "peer",
+    semantics: "The work runs on the first caller's fiber: interrupting that caller interrupts every waiter, and the " +
+      "work sees only the first caller's context. No re-entry detection, no abandonment policy.",
+    make: ({ lookup }) =>
+      Effect.map(
+        Ref.make(HashMap.empty<string, Deferred.Deferred<number>>()),
+        (ref) => (key: string) =>
           Effect.flatMap(Deferred.make<number>(), (mine) =>
-            Effect.flatMap(
-              Ref.modify(ref, (map) => {
-                const existing = HashMap.get(map, key)
-                return Option.isSome(existing) ? [existing.value, map] : [mine, HashMap.set(map, key, mine)]
-              }),
-              (deferred) => {
-                const wait = restore(Deferred.await(deferred))
-                if (deferred !== mine) return wait
-                // the fiber's observer, not the work's `onExit`: a fiber interrupted before it starts runs nothing
-                const work = Effect.ensuring(Effect.interruptible(lookup(key)), remove(key, mine))
-                return Effect.zipRight(
-                  Effect.tap(Effect.forkIn(work, scope), (fiber) =>
-                    fiber.addObserver((exit) => Deferred.unsafeDone(mine, exit))),
-                  wait
+            Effect.flatten(Ref.modify(ref, (map) => {
+              const existing = HashMap.get(map, key)
+              if (Option.isSome(existing)) return [Deferred.await(existing.value), map] as const
+              const run = lookup(key).pipe(
+                Effect.onExit((exit) =>
+                  Effect.zipRight(Ref.update(ref, HashMap.remove(key)), Deferred.done(mine, exit))
                 )
-              }
-            ))
-        )
-    })
+              )
+              return [run, HashMap.set(map, key, mine)] as const
+            })))
+      )
+  },
+  // the registry the original design names, keeping the contract's points 5 and 10 but not 6 (abandoned work runs on)
+  designRegistry: {
+    name: "Ref<HashMap<K, Deferred>>, work forked in scope (the original design)",
+    role: "peer",
+    semantics: "The original design's registry made to keep the contract where it can: the work is forked into the " +
+      "group's scope (its own fiber, closed with the group), registration and fork happen under one mask, waiters " +
+      "await the Deferred and leave alone. Abandoned work runs to completion; no re-entry detection, no current key.",
+    make: ({ lookup }) =>
+      Effect.gen(function*() {
+        const scope = yield* Effect.scope
+        const ref = yield* Ref.make(HashMap.empty<string, Deferred.Deferred<number>>())
+        const remove = (key: string, mine: Deferred.Deferred<number>) =>
+          Ref.update(ref, (map) => Option.contains(HashMap.get(map, key), mine) ? HashMap.remove(map, key) : map)
+        return (key: string) =>
+          Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(Deferred.make<number>(), (mine) =>
+              Effect.flatMap(
+                Ref.modify(ref, (map) => {
+                  const existing = HashMap.get(map, key)
+                  return Option.isSome(existing) ? [existing.value, map] : [mine, HashMap.set(map, key, mine)]
+                }),
+                (deferred) => {
+                  const wait = restore(Deferred.await(deferred))
+                  if (deferred !== mine) return wait
+                  // the fiber's observer, not the work's `onExit`: a fiber interrupted before it starts runs nothing
+                  const work = Effect.ensuring(Effect.interruptible(lookup(key)), remove(key, mine))
+                  return Effect.zipRight(
+                    Effect.tap(Effect.forkIn(work, scope), (fiber) =>
+                      fiber.addObserver((exit) => Deferred.unsafeDone(mine, exit))),
+                    wait
+                  )
+                }
+              ))
+          )
+      })
+  },
+  metricsOff: {
+    name: "effect-singleflight, metrics off",
+    role: "limit",
+    semantics: "The subject made with `metrics: false`, no tracer installed: no span, no metric update.",
+    make: subject({ metrics: false })
+  },
+  traced: {
+    name: "effect-singleflight, tracer installed",
+    role: "limit",
+    semantics:
+      "The subject with a tracer other than Effect's built-in one installed (`Effect.withTracer` around each " +
+      "call, whose own cost is included): every call makes a span, every execution another.",
+    make: (environment) =>
+      Effect.zipWith(subject()(environment), Effect.tracer, (call, native) => {
+        const tracer = Tracer.make({ span: native.span, context: native.context })
+        return (key: string) => Effect.withTracer(call(key), tracer)
+      })
+  }
 }
-
-export const peers: ReadonlyArray<Implementation> = [
-  promiseCoalescePeer,
-  cachePeer,
-  rcMapPeer,
-  refHashMapPeer,
-  designRegistry
-]
-
-/** Every implementation of the concurrent scenarios, in the order of the report (whose semantics it lists). */
-export const all: ReadonlyArray<Implementation> = [
-  singleFlight,
-  deferredLimit,
-  noCoalescingLimit,
-  forkJoinLimit,
-  ...peers
-]

@@ -12,29 +12,12 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
-import type { Row } from "./format.js"
+import type { RedisSamples } from "./line.js"
 
 type Group = SingleFlight.Group<string, number, never>
 
 const inMemory = "effect-singleflight (in-memory)"
 const overRedis = "@effect-singleflight/redis (loopback redis-server)"
-
-/** The row of one scenario: the median and p99 of its samples (milliseconds), in microseconds. */
-const row = (scenario: string, implementation: string, samples: Array<number>, note?: string): Row => {
-  const sorted = samples.sort((a, b) => a - b)
-  const micros = (p: number) => Math.round(sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)]! * 10_000) / 10
-  return {
-    scenario,
-    size: 1,
-    implementation,
-    role: "subject",
-    median: micros(0.5),
-    unit: "µs",
-    samples: sorted.length,
-    p99: micros(0.99),
-    ...(note === undefined ? {} : { note: `${note} (${sorted.length} samples)` })
-  }
-}
 
 /** `count` samples of `one`, one after the other, each on a key of its own. */
 const samples = (count: number, prefix: string, one: (key: string) => Effect.Effect<number>) =>
@@ -93,8 +76,17 @@ const takeoverLatency = (owner: Group, follower: Group) => (key: string) =>
     return takenOverAt - interruptedAt
   })
 
-/** `iterations` samples a row (the follower rows half, the takeover row a fifth); fails when redis-server is missing. */
-export const measureRedis = (iterations: number): Promise<Array<Row>> =>
+const row = (scenario: string, implementation: string, millis: Array<number>, note?: string): RedisSamples => ({
+  scenario,
+  implementation,
+  millis,
+  note
+})
+
+/**
+ * `iterations` samples a row, the follower rows half, the takeover row a fifth. Fails when redis-server is missing.
+ */
+export const measureRedis = (iterations: number): Promise<Array<RedisSamples>> =>
   Effect.gen(function*() {
     const server = yield* startRedisServer
     const local = yield* SingleFlight.make<string, number>()

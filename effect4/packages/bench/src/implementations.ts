@@ -19,27 +19,21 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import { coalesceAsync } from "promise-coalesce"
+import type { Described, ImplementationId } from "../../../../packages/bench/src/line.js"
 
 /** One caller's request for a key. Errors are `unknown` because a peer (promise-coalesce) loses their type. */
 export type Call = (key: string) => Effect.Effect<number, unknown>
 
-/** `subject`: effect-singleflight; `limit`: a floor made of the same primitives, no registry; `peer`: an alternative. */
-export type Role = "subject" | "limit" | "peer"
-
 export interface Environment {
   /** The work of one key. Benchmark work never fails. */
   readonly lookup: (key: string) => Effect.Effect<number>
-  /** The `Deferred` of a key, completed by the scenario when the key's work would end (the Deferred limit only). */
+  /** The keys of the run, when the scenario knows them before it starts. */
+  readonly keys: ReadonlyArray<string>
+  /** The Deferred of a key, completed by the scenario when the key's work would end (for the Deferred limit). */
   readonly deferredOf: (key: string) => Deferred.Deferred<number>
 }
 
-export interface Implementation {
-  readonly name: string
-  readonly role: Role
-  /** Where its semantics are weaker than the subject's, so that speed is never compared without correctness. */
-  readonly semantics: string
-  /** Whether the scenario makes the Deferred of every key before a timed run (the Deferred limit). */
-  readonly usesDeferreds?: boolean
+export interface Implementation extends Described {
   readonly make: (environment: Environment) => Effect.Effect<Call, never, Scope.Scope>
 }
 
@@ -81,8 +75,12 @@ export const deferredLimit: Implementation = {
   role: "limit",
   semantics: "Not a coalescer: one Deferred per key, made beforehand and completed by the scenario when the work " +
     "would end. No registry, no work fiber: the floor of any design in which waiters await a Deferred.",
-  usesDeferreds: true,
-  make: ({ deferredOf }) => Effect.succeed((key: string) => Deferred.await(deferredOf(key)))
+  // its Deferreds are made here, before the timed run, when the keys are known
+  make: ({ deferredOf, keys }) =>
+    Effect.sync(() => {
+      for (const key of keys) deferredOf(key)
+      return (key: string) => Deferred.await(deferredOf(key))
+    })
 }
 
 export const noCoalescingLimit: Implementation = {
@@ -206,19 +204,17 @@ export const designRegistry: Implementation = {
     })
 }
 
-export const peers: ReadonlyArray<Implementation> = [
-  promiseCoalescePeer,
-  cachePeer,
-  rcMapPeer,
-  refHashMapPeer,
-  designRegistry
-]
-
-/** Every implementation of the concurrent scenarios, in the order of the report (whose semantics it lists). */
-export const all: ReadonlyArray<Implementation> = [
-  singleFlight,
-  deferredLimit,
-  noCoalescingLimit,
-  forkJoinLimit,
-  ...peers
-]
+/** Every implementation, in the order of the report (whose semantics it lists). */
+export const implementations: Record<ImplementationId, Implementation> = {
+  subject: singleFlight,
+  deferred: deferredLimit,
+  noCoalescing: noCoalescingLimit,
+  forkJoin: forkJoinLimit,
+  promiseCoalesce: promiseCoalescePeer,
+  cache: cachePeer,
+  rcMap: rcMapPeer,
+  refHashMap: refHashMapPeer,
+  designRegistry,
+  metricsOff: singleFlightUnobserved,
+  traced: singleFlightTraced
+}

@@ -11,6 +11,7 @@ const gatedEnvironment = (gate: Deferred.Deferred<void>) => {
   )
   const environment: Environment = {
     lookup: () => Effect.suspend(() => (counter.executions++, work)),
+    keys: [],
     deferredOf: () => Deferred.makeUnsafe()
   }
   return { counter, environment }

@@ -1,104 +1,74 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { Task } from "../src/harness.js"
-import * as Impl from "../src/implementations.js"
-import type { Implementation } from "../src/implementations.js"
-import { concurrent, measureMemory, scale, sequential } from "../src/scenarios.js"
-import type { Check, Measured } from "../src/scenarios.js"
+import type { ImplementationId, Outcome, TimedTask } from "../../../../packages/bench/src/line.js"
+import { implementations } from "../src/implementations.js"
+import { line } from "../src/scenarios.js"
 
-/** Every implementation, the subject's observability variants included. */
-const implementations: ReadonlyArray<Implementation> = [
-  ...Impl.all,
-  Impl.singleFlightUnobserved,
-  Impl.singleFlightTraced
-]
+const ids = Object.keys(implementations) as Array<ImplementationId>
 /** The Deferred limit has no work to end its Deferreds in the sequential scenarios: its callers would wait forever. */
-const withWork = implementations.filter((implementation) => !implementation.usesDeferreds)
+const withWork = ids.filter((id) => id !== "deferred")
 
-/** Whether callers of one key share one execution. */
-const coalesces = (implementation: Implementation): boolean =>
-  implementation !== Impl.noCoalescingLimit && implementation !== Impl.forkJoinLimit && !implementation.usesDeferreds
+/** The executions of one run of `callers` callers over `keys` keys: once per key for a coalescer. */
+const executionsOf = (id: ImplementationId, callers: number, keys: number): number =>
+  id === "deferred" ? 0 : id === "noCoalescing" || id === "forkJoin" ? callers : keys
 
-/** The executions of one run of `callers` callers over `keys` keys. */
-const executionsOf = (implementation: Implementation, callers: number, keys: number): number =>
-  implementation.usesDeferreds ? 0 : coalesces(implementation) ? keys : callers
-
-/** What the sampler does with a task, without the timing: its hooks around `iterations` runs. */
-const runTask = async (task: Task, iterations: number): Promise<void> => {
-  await task.beforeAll?.()
-  for (let iteration = 0; iteration < iterations; iteration++) {
-    await task.beforeEach?.()
+/** What the sampler does with a task, without the timing: its hooks around two runs. */
+const runTwice = async (task: TimedTask): Promise<Array<Outcome>> => {
+  const outcomes: Array<Outcome> = []
+  await task.beforeRound()
+  for (let run = 0; run < 2; run++) {
+    await task.beforeEach()
     await task.run()
-    await task.afterEach?.()
+    outcomes.push(await task.afterEach())
   }
-  await task.afterAll?.()
+  expect(await task.afterRound()).toBeUndefined()
+  return outcomes
 }
 
-const expectCorrect = (check: Check, executions: number, sum: number, label: string) => {
-  expect(check.problems, label).toEqual([])
-  expect([...check.executions], label).toEqual([executions])
-  expect([...check.sums], label).toEqual([sum])
+/** Every caller got its own key's value, and the work ran `executions` times. */
+const expectCorrect = (outcome: Outcome, executions: number) => {
+  expect(outcome.results).toBe(outcome.expectedResults)
+  expect(outcome.sum).toBe(outcome.expectedSum)
+  expect(outcome.executions).toBe(executions)
 }
-
-const measured = async ({ callsPerRun, check, task }: Measured, calls: number) => {
-  expect(callsPerRun).toBe(calls)
-  await runTask(task, 2)
-  return check
-}
-
-/** 1 + 2 + … + n */
-const triangle = (n: number): number => (n * (n + 1)) / 2
 
 describe("the effect 4 scenarios", () => {
-  describe.each(implementations.map((implementation) => [implementation.name, implementation] as const))(
-    "%s",
-    (_, implementation) => {
-      it("hot: 10 callers on one key each get its value", async () => {
-        const check = await measured(concurrent(implementation, 10, 1), 10)
-        expectCorrect(check, executionsOf(implementation, 10, 1), 10, "hot")
-      })
+  describe.each(ids)("%s", (id) => {
+    it.each([["hot", 1], ["distinct", 10], ["mixed", 3]] as const)(
+      "%s: 10 callers on %i key(s) each get their own key's value",
+      async (_, keys) => {
+        for (const outcome of await runTwice(line.timed(id, { _tag: "concurrent", callers: 10, keys }))) {
+          expectCorrect(outcome, executionsOf(id, 10, keys))
+          // callers 0, 3, 6, 9 on the key valued 1, 1, 4, 7 on 2, 2, 5, 8 on 3
+          if (keys === 3) expect(outcome.sum).toBe(4 * 1 + 3 * 2 + 3 * 3)
+        }
+      }
+    )
 
-      it("distinct: 10 callers on 10 keys each get their own key's value", async () => {
-        const check = await measured(concurrent(implementation, 10, 10), 10)
-        expectCorrect(check, executionsOf(implementation, 10, 10), triangle(10), "distinct")
-      })
+    it.each([["waiters", 1], ["keys", 20]] as const)(
+      "memory, %s: 20 callers held on %i key(s) are released with their values",
+      async (_, keys) => {
+        const held = await line.held(id, keys, 20)
+        await held.hold()
+        expectCorrect(await held.release(), executionsOf(id, 20, keys))
+      }
+    )
+  })
 
-      it("mixed: 10 callers on 3 keys each get their own key's value", async () => {
-        const check = await measured(concurrent(implementation, 10, 3), 10)
-        // callers 0, 3, 6, 9 on the key valued 1, 1, 4, 7 on 2, 2, 5, 8 on 3
-        expectCorrect(check, executionsOf(implementation, 10, 3), 4 * 1 + 3 * 2 + 3 * 3, "mixed")
-      })
-
-      it("memory, waiters: 20 callers held on one key are released with its value", async () => {
-        const { bytes, check } = await measureMemory(implementation, "waiters", 20, 1)
-        expect(bytes).toHaveLength(1)
-        expect(Number.isFinite(bytes[0])).toBe(true)
-        expectCorrect(check, executionsOf(implementation, 20, 1), 20, "memory waiters")
-      })
-
-      it("memory, keys: 20 callers held on 20 keys are released with their values", async () => {
-        const { check } = await measureMemory(implementation, "keys", 20, 1)
-        expectCorrect(check, executionsOf(implementation, 20, 20), 20, "memory keys")
-      })
-    }
-  )
-
-  describe.each(withWork.map((implementation) => [implementation.name, implementation] as const))(
-    "%s",
-    (_, implementation) => {
-      it("sequential: 10 calls on fresh keys each run the work once", async () => {
-        const check = await measured(sequential(implementation, 10), 10)
-        expectCorrect(check, 10, triangle(10), "sequential")
-      })
-
-      it("scale: with 5 keys held in flight, 10 calls on fresh keys each run the work once", async () => {
-        const check = await measured(scale(implementation, 5, 10), 10)
-        expectCorrect(check, 10, triangle(10), "scale")
-      })
-    }
-  )
+  describe.each(withWork)("%s", (id) => {
+    it.each([0, 5])(
+      "10 sequential calls on fresh keys, %i keys held in flight, each run the work once",
+      async (inFlight) => {
+        for (const outcome of await runTwice(line.timed(id, { _tag: "sequential", calls: 10, inFlight }))) {
+          expectCorrect(outcome, 10)
+          expect(outcome.sum).toBe(55)
+        }
+      }
+    )
+  })
 
   it("covers every implementation: the subject, five limits (two of them its own variants) and five peers", () => {
-    expect(new Set(implementations.map((implementation) => implementation.name)).size).toBe(11)
-    expect(implementations.filter((implementation) => implementation.role === "peer")).toEqual(Impl.peers)
+    const described = Object.values(line.implementations)
+    expect(new Set(described.map((implementation) => implementation.name)).size).toBe(11)
+    expect(described.filter((implementation) => implementation.role === "peer")).toHaveLength(5)
   })
 })
