@@ -1,6 +1,7 @@
 /**
- * `pnpm docgen`: the API reference, generated from the JSDoc of every public package by `@effect/docgen` (as Effect
- * does), into `docs/api/<package folder>/`. On the way, docgen type-checks every `@example` (each is compiled with
+ * `pnpm docgen`: the API reference, generated from the JSDoc of every public package of both lines by
+ * `@effect/docgen` (as Effect does), into `docs/api/<package folder>/` (effect 3) and `docs/api/effect4/<package
+ * folder>/` (effect 4; docgen runs in the package, so its examples resolve effect 4 from `effect4/node_modules`). On the way, docgen type-checks every `@example` (each is compiled with
  * the package's `docgen.json` options: strict, DOM lib) and runs it with tsx; any failure fails the command.
  *
  * `--check` (part of `pnpm test`) does the same into a temporary folder, leaves `docs/api/` alone and says whether
@@ -10,7 +11,7 @@ import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { effect3, listFiles, publicPackages, root } from "./workspace.js"
+import { effect3, effect4, listFiles, publicPackages, root } from "./workspace.js"
 
 const apiDir = Path.join(root, "docs", "api")
 const check = process.argv.includes("--check")
@@ -25,8 +26,15 @@ const index: Array<string> = [
 ]
 
 Fs.rmSync(out, { recursive: true, force: true })
-for (const pkg of publicPackages(effect3)) {
-  const folder = Path.basename(pkg.dir)
+const packages = [
+  ...publicPackages(effect3).map((pkg) => ({ pkg, folder: Path.basename(pkg.dir), title: pkg.manifest.name })),
+  ...publicPackages(effect4).map((pkg) => ({
+    pkg,
+    folder: `effect4/${Path.basename(pkg.dir)}`,
+    title: `${pkg.manifest.name} ${pkg.manifest.version} (effect 4)`
+  }))
+]
+for (const { folder, pkg, title } of packages) {
   // docgen writes into the package (`docs/`) and rewrites the package's own imports in the examples to `../../src`,
   // so it has to run there; its output is moved to docs/api afterwards.
   const generated = Path.join(pkg.dir, "docs")
@@ -52,9 +60,9 @@ for (const pkg of publicPackages(effect3)) {
     Fs.writeFileSync(Path.join(out, folder, file), markdown.replace(/^(\*\*\*|---)\n[\s\S]*?\n---\n+/, ""))
   }
   Fs.rmSync(generated, { recursive: true, force: true })
-  index.push(`## ${pkg.manifest.name}`, "")
+  index.push(`## ${title}`, "")
   index.push(...modules.map((file) => `- [${file.replace(/\.ts\.md$/, "")}](${folder}/${file})`), "")
-  console.log(`docgen: ${pkg.manifest.name}: ${modules.length} modules, every @example type-checked and run`)
+  console.log(`docgen: ${title}: ${modules.length} modules, every @example type-checked and run`)
 }
 Fs.writeFileSync(Path.join(out, "README.md"), index.join("\n"))
 

@@ -27,12 +27,28 @@ import * as internal from "./internal/singleFlight.js"
 /**
  * @since 1.0.0
  * @category type ids
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SingleFlight } from "effect-singleflight"
+ *
+ * const program = Effect.gen(function*() {
+ *   const group = yield* SingleFlight.make<string, number>()
+ *   return SingleFlight.TypeId in group // true
+ * }).pipe(Effect.scoped)
+ * ```
  */
 export const TypeId: unique symbol = internal.TypeId as never
 
 /**
  * @since 1.0.0
  * @category type ids
+ * @example
+ * ```ts
+ * import { SingleFlight } from "effect-singleflight"
+ *
+ * const id: SingleFlight.TypeId = SingleFlight.TypeId
+ * ```
  */
 export type TypeId = typeof TypeId
 
@@ -52,6 +68,14 @@ export type TypeId = typeof TypeId
  *
  * @since 1.0.0
  * @category models
+ * @example
+ * ```ts
+ * import { SingleFlight } from "effect-singleflight"
+ *
+ * // keep warming the cache even when every caller has gone
+ * const policy: SingleFlight.AbandonPolicy = "runToCompletion"
+ * const SingleFlightLive = SingleFlight.layerWith({ whenAbandoned: policy })
+ * ```
  */
 export type AbandonPolicy = "interrupt" | "interruptInBackground" | "runToCompletion"
 
@@ -198,11 +222,26 @@ export interface Group<in out K, in out A, in out E> extends Pipeable {
 /**
  * @since 1.0.0
  * @category models
+ * @example
+ * ```ts
+ * import { SingleFlight } from "effect-singleflight"
+ *
+ * // the helper types of a group live in this namespace
+ * type CustomerVariance = SingleFlight.Group.Variance<string, number, never>
+ * ```
  */
 export declare namespace Group {
   /**
    * @since 1.0.0
    * @category models
+   * @example
+   * ```ts
+   * import { SingleFlight } from "effect-singleflight"
+   *
+   * // every group carries its variance under the type id
+   * type Variance = SingleFlight.Group.Variance<string, number, never>
+   * const variance = (group: SingleFlight.Group<string, number, never>): Variance => group[SingleFlight.TypeId]
+   * ```
    */
   export interface Variance<in out K, in out A, in out E> {
     readonly _K: Types.Invariant<K>
@@ -437,6 +476,13 @@ export const ReentrantCallError: typeof internal.ReentrantCallError = internal.R
 /**
  * @since 1.0.0
  * @category errors
+ * @example
+ * ```ts
+ * import { SingleFlight } from "effect-singleflight"
+ *
+ * const isReentrant = (defect: unknown): defect is SingleFlight.ReentrantCallError =>
+ *   defect instanceof SingleFlight.ReentrantCallError
+ * ```
  */
 export type ReentrantCallError = internal.ReentrantCallError
 
@@ -459,6 +505,13 @@ export const NoCurrentKeyError: typeof internal.NoCurrentKeyError = internal.NoC
 /**
  * @since 1.0.0
  * @category errors
+ * @example
+ * ```ts
+ * import { SingleFlight } from "effect-singleflight"
+ *
+ * const isOutsideCall = (defect: unknown): defect is SingleFlight.NoCurrentKeyError =>
+ *   defect instanceof SingleFlight.NoCurrentKeyError
+ * ```
  */
 export type NoCurrentKeyError = internal.NoCurrentKeyError
 
@@ -481,6 +534,13 @@ export const InvalidOptionsError: typeof internal.InvalidOptionsError = internal
 /**
  * @since 1.0.0
  * @category errors
+ * @example
+ * ```ts
+ * import { SingleFlight } from "effect-singleflight"
+ *
+ * // which option was rejected, and why
+ * const describe = (error: SingleFlight.InvalidOptionsError) => `${error.option}: ${error.reason}`
+ * ```
  */
 export type InvalidOptionsError = internal.InvalidOptionsError
 
