@@ -1,99 +1,66 @@
 /**
- * The sampler: tinybench runs each task's iterations (with untimed hooks
- * around them), and this module interleaves the tasks of one size in rounds,
- * rotating their order, so that the noise of a shared machine falls on every
- * task alike. Medians are taken over the samples of all rounds.
+ * The sampler: the tasks of one size run interleaved in rounds, their order
+ * rotated each round, so that the noise of a shared machine falls on every
+ * task alike. Only a task's `run` is timed, between its untimed hooks.
  */
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
-import { Bench } from "tinybench"
-import { settle } from "./line.js"
-import type { HeldCallers, Outcome, TimedTask } from "./line.js"
+import { settle } from "./scenarios.js"
+import type { HeldCallers, Outcome, TimedTask } from "./scenarios.js"
 
 export interface SamplingPlan {
   readonly rounds: number
-  /** Iterations of each task per round, at least. */
+  /** Timed runs of each task per round, at least. */
   readonly iterations: number
-  /** Milliseconds of each task per round, at least (tinybench runs until both are reached). */
+  /** Milliseconds of timed runs of each task per round, at least. */
   readonly time: number
-  /** Untimed iterations of each task before its first round. */
+  /** Untimed runs of each task before its first round. */
   readonly warmupIterations: number
 }
 
-/** What the callers of a task got, over all its runs. */
+/** What the callers of a task got over all its runs: how many times the work ran per run, and the first problems. */
 export class Check {
   readonly executions = new Set<number>()
   readonly problems: Array<string> = []
-
-  record(outcome: Outcome): void {
-    const { executions, expectedResults, expectedSum, results, sum } = outcome
+  record({ executions, problem }: Outcome): void {
     this.executions.add(executions)
-    if ((sum !== expectedSum || results !== expectedResults) && this.problems.length < 3) {
-      this.problems.push(`${results} results summing to ${sum}, expected ${expectedResults} summing to ${expectedSum}`)
-    }
+    if (problem !== undefined && this.problems.length < 3) this.problems.push(problem)
   }
 }
 
-/** Samples (milliseconds per iteration) of every task, in the order of `tasks`, and what their callers got. */
-export const sample = async (
-  tasks: ReadonlyArray<TimedTask>,
-  plan: SamplingPlan
-): Promise<Array<{ readonly millis: Array<number>; readonly check: Check }>> => {
+/** The milliseconds of every timed run of every task, in the order of `tasks`, and what their callers got. */
+export const sample = async (tasks: ReadonlyArray<TimedTask>, plan: SamplingPlan) => {
   const results = tasks.map(() => ({ millis: new Array<number>(), check: new Check() }))
   for (let round = 0; round < plan.rounds; round++) {
-    const bench = new Bench({
-      iterations: plan.iterations,
-      time: plan.time,
-      warmup: round === 0 && plan.warmupIterations > 0,
-      warmupIterations: plan.warmupIterations,
-      warmupTime: 0,
-      throws: true
-    })
-    // the order rotates each round, so that no task always runs first (or last)
-    const order = tasks.map((_, index) => (index + round) % tasks.length)
-    for (const index of order) {
-      const task = tasks[index]!
-      const { check } = results[index]!
-      // An `async` function: tinybench calls any other function once, unhooked, to see whether it returns a promise.
-      bench.add(`${index}`, async () => {
+    for (let turn = 0; turn < tasks.length; turn++) {
+      const index = (turn + round) % tasks.length
+      const [task, { check, millis }] = [tasks[index]!, results[index]!]
+      const runOnce = async () => {
+        await task.beforeEach()
+        const start = performance.now()
         await task.run()
-      }, {
-        beforeAll: async () => {
-          collectGarbage()
-          await task.beforeRound()
-        },
-        beforeEach: task.beforeEach,
-        afterEach: async () => check.record(await task.afterEach()),
-        afterAll: async () => {
-          const problem = await task.afterRound()
-          if (problem !== undefined) check.problems.push(problem)
-        }
-      })
-    }
-    await bench.run()
-    for (const benchTask of bench.tasks) {
-      const result = benchTask.result
-      if (result === undefined || result.error !== undefined) {
-        throw new Error(`benchmark task ${benchTask.name} failed`, { cause: result?.error })
+        const elapsed = performance.now() - start
+        check.record(await task.afterEach())
+        return elapsed
       }
-      results[Number(benchTask.name)]!.millis.push(...result.latency.samples)
+      collectGarbage()
+      await task.beforeRound()
+      for (let warmup = round === 0 ? plan.warmupIterations : 0; warmup > 0; warmup--) await runOnce()
+      const until = performance.now() + plan.time
+      for (let run = 0; run < plan.iterations || performance.now() < until; run++) millis.push(await runOnce())
+      const problem = await task.afterRound()
+      if (problem !== undefined) check.problems.push(problem)
     }
   }
   return results
 }
 
 /**
- * Heap bytes (after GC) per caller, `repeats` times: each repeat makes its
- * instance and keys first, so that only what the callers make (fibers
- * included) counts.
+ * Heap bytes (after GC) per caller, `repeats` times: each repeat makes its instance and keys first, so that only
+ * what the callers make (fibers included) counts.
  */
-export const measureHeap = async (
-  make: () => Promise<HeldCallers>,
-  callers: number,
-  repeats: number
-): Promise<{ readonly bytes: Array<number>; readonly check: Check }> => {
-  const check = new Check()
-  const bytes: Array<number> = []
+export const measureHeap = async (make: () => Promise<HeldCallers>, callers: number, repeats: number) => {
+  const [check, bytes] = [new Check(), new Array<number>()]
   for (let repeat = 0; repeat < repeats; repeat++) {
     const held = await make()
     await settle()
@@ -109,10 +76,9 @@ export const measureHeap = async (
 }
 
 export const median = (values: ReadonlyArray<number>): number => {
-  if (values.length === 0) return Number.NaN
   const sorted = [...values].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+  return sorted.length % 2 === 1 ? sorted[middle]! : ((sorted[middle - 1] ?? NaN) + (sorted[middle] ?? NaN)) / 2
 }
 
 /** `global.gc`: exposed by `--expose-gc` (the `bench` script passes it), or enabled here (under vitest, say). */

@@ -1,9 +1,8 @@
 /**
- * What a line (effect 3 here, effect 4 in effect4/packages/bench) gives the
- * suite: its implementations and how to put a load on one, and the plain
- * helpers both lines' scenarios use. No imports, so that either workspace can
- * type-check its line against it; the sampling, the suite and the report are
- * the same for both lines.
+ * What a line (effect 3 in ./effect3.ts, effect 4 in effect4/packages/bench)
+ * gives the suite: its implementations, and an instance of one that callers
+ * can be started on. No imports, so that either workspace can type-check its
+ * line against it; the scenarios, the sampling and the report are shared.
  */
 
 /** `subject`: effect-singleflight; `limit`: a floor made of the same primitives, no registry; `peer`: an alternative. */
@@ -30,41 +29,24 @@ export type ImplementationId =
   | "refHashMap"
   | "designRegistry"
 
-/**
- * `callers` concurrent callers over `keys` keys, whose work ends one macrotask after the last caller arrived; or
- * `calls` sequential calls on fresh keys whose value is ready at once, with `inFlight` other keys held in flight.
- */
-export type Load =
-  | { readonly _tag: "concurrent"; readonly callers: number; readonly keys: number }
-  | { readonly _tag: "sequential"; readonly calls: number; readonly inFlight: number }
-
-/** What the callers of one run got: how many values, summing to what, and how many times the work ran. */
-export interface Outcome {
-  readonly executions: number
-  readonly results: number
-  readonly expectedResults: number
-  readonly sum: number
-  readonly expectedSum: number
+/** The work of one execution: it ends with `value`, at once or when `after` calls back. */
+export interface Work {
+  readonly value: number
+  readonly after?: (resume: () => void) => void
 }
 
-/** Only `run` is timed; `afterRound` releases the keys held in flight, with a problem if their callers did not end. */
-export interface TimedTask {
-  /** Calls per run, to turn a run's time into a per-call cost. */
-  readonly callsPerRun: number
-  readonly beforeRound: () => Promise<void>
-  readonly beforeEach: () => Promise<void>
-  readonly run: () => Promise<void>
-  readonly afterEach: () => Promise<Outcome>
-  readonly afterRound: () => Promise<string | undefined>
+/** An implementation made in a scope of its own. */
+export interface Instance {
+  /** Starts a root fiber that calls `key()`, which it evaluates when it starts; `done` gets the value, if any. */
+  readonly fork: (key: () => string, done: (value: number | undefined) => void) => void
+  /** Calls `keys` one after the other in one run, and resolves with the sum of their values. */
+  readonly sequence: (keys: Iterable<string>) => Promise<number>
+  /** Completes the Deferred limit's Deferreds with their key's value, 1 when `values` has none. */
+  readonly release: (values: ReadonlyMap<string, number>) => void
+  readonly close: () => Promise<void>
 }
 
-/** Callers held in flight, for the memory scenarios: `hold` starts them and returns once all are suspended. */
-export interface HeldCallers {
-  readonly hold: () => Promise<void>
-  readonly release: () => Promise<Outcome>
-}
-
-/** Samples of one Redis scenario: milliseconds per call. */
+/** Milliseconds per call of one Redis scenario. */
 export interface RedisSamples {
   readonly scenario: string
   readonly implementation: string
@@ -77,40 +59,8 @@ export interface Line {
   /** The line's bench package (its `package.json` and `node_modules` give the versions). */
   readonly directory: URL
   readonly implementations: Readonly<Record<ImplementationId, Described>>
-  readonly timed: (implementation: ImplementationId, load: Load) => TimedTask
-  /** An instance with `callers` callers over `keys` keys, made (and its keys chosen) before `hold` is measured. */
-  readonly held: (implementation: ImplementationId, keys: number, callers: number) => Promise<HeldCallers>
+  /** `work(key)` runs once per execution; `keys` are the run's keys when known before it (the Deferred limit's). */
+  readonly open: (id: ImplementationId, work: (key: string) => Work, keys: ReadonlyArray<string>) => Promise<Instance>
   /** The scale-out scenarios over a real `redis-server`, `iterations` samples a row; fails without redis-server. */
   readonly redis: (iterations: number) => Promise<Array<RedisSamples>>
 }
-
-/** Callbacks that run when the gate opens, or at once if it is open. */
-export class Gate {
-  private waiting: Array<() => void> | undefined = []
-  onOpen(callback: () => void): void {
-    if (this.waiting === undefined) callback()
-    else this.waiting.push(callback)
-  }
-  open(): void {
-    const waiting = this.waiting ?? []
-    this.waiting = undefined
-    for (const callback of waiting) callback()
-  }
-}
-
-let serial = 0
-/** `count` keys never used before in this process, valued 1, 2, 3… */
-export const freshKeys = (count: number): Map<string, number> => {
-  const run = serial++
-  return new Map(Array.from({ length: count }, (_, index) => [`${run}:${index}`, index + 1]))
-}
-
-export const sum = (values: Iterable<number>): number => {
-  let total = 0
-  for (const value of values) total += value
-  return total
-}
-
-/** Resolves after the current macrotask and the timers due by then. */
-export const settle = (millis = 0): Promise<void> =>
-  new Promise((resolve) => setTimeout(() => setImmediate(resolve), millis))

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { lineMarkdown, renderChart, replacePart } from "../src/format.js"
-import { line } from "../src/scenarios.js"
+import { line } from "../src/effect3.js"
+import { lineMarkdown, renderChart } from "../src/format.js"
+import type { Line } from "../src/line.js"
 import { quickPlan, runBench } from "../src/suite.js"
 import type { Plan } from "../src/suite.js"
 
@@ -58,9 +59,25 @@ describe("the benchmark harness", () => {
     )
       .toBe(true)
     expect(renderChart(report)).toContain("<svg")
-    const markdown = replacePart("", "effect3", lineMarkdown(report, "## Effect 3", "benchmarks.svg"))
+    const markdown = lineMarkdown(report, "## Effect 3", "benchmarks.svg")
     expect(markdown).toContain("### Hot key")
     expect(markdown.indexOf("What is measured")).toBeLessThan(markdown.indexOf("| target |"))
-    expect(replacePart(markdown, "http", "## HTTP\n")).toContain("### Hot key")
   }, 120_000)
+})
+
+describe("the checks", () => {
+  it("report a caller that got another key's value, and the run fails", async () => {
+    // the effect 3 line, with every caller of a concurrent run handed its value plus one
+    const wrong: Line = {
+      ...line,
+      open: async (...args) => {
+        const instance = await line.open(...args)
+        return { ...instance, fork: (key, done) => instance.fork(key, (value) => done(value && value + 1)) }
+      }
+    }
+    const { problems, report } = await runBench(wrong, tinyPlan, () => {}, ["hot"])
+    expect(problems).toContain("Hot key, 10, effect-singleflight: wrong results")
+    expect(report.sections[0]?.rows.every((row) => !row.correct)).toBe(true)
+    expect(lineMarkdown(report, "## Effect 3", "benchmarks.svg")).toContain("⚠ wrong results")
+  }, 60_000)
 })

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { ImplementationId, Outcome, TimedTask } from "../../../../packages/bench/src/line.js"
+import type { ImplementationId } from "../../../../packages/bench/src/line.js"
+import { held, timed } from "../../../../packages/bench/src/scenarios.js"
+import type { Outcome, TimedTask } from "../../../../packages/bench/src/scenarios.js"
+import { line } from "../src/effect4.js"
 import { implementations } from "../src/implementations.js"
-import { line } from "../src/scenarios.js"
 
 const ids = Object.keys(implementations) as Array<ImplementationId>
 /** The Deferred limit has no work to end its Deferreds in the sequential scenarios: its callers would wait forever. */
@@ -24,22 +26,16 @@ const runTwice = async (task: TimedTask): Promise<Array<Outcome>> => {
   return outcomes
 }
 
-/** Every caller got its own key's value, and the work ran `executions` times. */
-const expectCorrect = (outcome: Outcome, executions: number) => {
-  expect(outcome.results).toBe(outcome.expectedResults)
-  expect(outcome.sum).toBe(outcome.expectedSum)
-  expect(outcome.executions).toBe(executions)
-}
+/** Every caller got its own key's value (no problem), and the work ran `executions` times. */
+const expectCorrect = (outcome: Outcome, executions: number) => expect(outcome).toEqual({ executions })
 
 describe("the effect 4 scenarios", () => {
   describe.each(ids)("%s", (id) => {
     it.each([["hot", 1], ["distinct", 10], ["mixed", 3]] as const)(
       "%s: 10 callers on %i key(s) each get their own key's value",
       async (_, keys) => {
-        for (const outcome of await runTwice(line.timed(id, { _tag: "concurrent", callers: 10, keys }))) {
+        for (const outcome of await runTwice(timed(line, id, { _tag: "concurrent", callers: 10, keys }))) {
           expectCorrect(outcome, executionsOf(id, 10, keys))
-          // callers 0, 3, 6, 9 on the key valued 1, 1, 4, 7 on 2, 2, 5, 8 on 3
-          if (keys === 3) expect(outcome.sum).toBe(4 * 1 + 3 * 2 + 3 * 3)
         }
       }
     )
@@ -47,9 +43,9 @@ describe("the effect 4 scenarios", () => {
     it.each([["waiters", 1], ["keys", 20]] as const)(
       "memory, %s: 20 callers held on %i key(s) are released with their values",
       async (_, keys) => {
-        const held = await line.held(id, keys, 20)
-        await held.hold()
-        expectCorrect(await held.release(), executionsOf(id, 20, keys))
+        const callers = await held(line, id, keys, 20)
+        await callers.hold()
+        expectCorrect(await callers.release(), executionsOf(id, 20, keys))
       }
     )
   })
@@ -58,9 +54,8 @@ describe("the effect 4 scenarios", () => {
     it.each([0, 5])(
       "10 sequential calls on fresh keys, %i keys held in flight, each run the work once",
       async (inFlight) => {
-        for (const outcome of await runTwice(line.timed(id, { _tag: "sequential", calls: 10, inFlight }))) {
+        for (const outcome of await runTwice(timed(line, id, { _tag: "sequential", calls: 10, inFlight }))) {
           expectCorrect(outcome, 10)
-          expect(outcome.sum).toBe(55)
         }
       }
     )
