@@ -58,6 +58,10 @@ describe("the benchmark harness", () => {
       report.targets.filter((target) => target.label.startsWith("Hot")).every((target) => target.label.includes(" 49 "))
     )
       .toBe(true)
+    // a target against a peer also gives the floor's ratio to that peer; a target against the floor does not
+    const hot = report.targets.filter((target) => target.label.startsWith("Hot key"))
+    expect(hot.find((target) => target.label.endsWith("vs promise-coalesce from Effect"))?.floor).toMatch(/×$/)
+    expect(report.targets.find((target) => target.label.includes("bytes over"))?.floor).toBeUndefined()
     expect(renderChart(report)).toContain("<svg")
     const markdown = lineMarkdown(report, "## Effect 3", "benchmarks.svg")
     expect(markdown).toContain("### Hot key")
