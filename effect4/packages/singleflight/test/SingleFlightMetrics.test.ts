@@ -56,6 +56,21 @@ describe("SingleFlightMetrics", () => {
       expect((yield* valueOf(SingleFlightMetrics.calls, "metrics-app")).count).toBe(1)
     }))
 
+  it.effect("groups made again under one name count into one series, and other names into theirs", () =>
+    Effect.gen(function*() {
+      // each group in a scope of its own, closed before the next is made, as a layer built per request would be
+      const once = (name: string) =>
+        Effect.scoped(
+          Effect.flatMap(SingleFlight.make<string, number>({ name }), (group) => group.call("key", Effect.succeed(1)))
+        )
+      yield* once("metrics-again")
+      yield* once("metrics-again")
+      yield* once("metrics-again-other")
+      expect((yield* valueOf(SingleFlightMetrics.calls, "metrics-again")).count).toBe(2)
+      expect((yield* valueOf(SingleFlightMetrics.executions, "metrics-again")).count).toBe(2)
+      expect((yield* valueOf(SingleFlightMetrics.calls, "metrics-again-other")).count).toBe(1)
+    }))
+
   it.effect("a group made with metrics: false leaves every metric untouched", () =>
     Effect.gen(function*() {
       const group = yield* SingleFlight.make<string, number>({ name: "metrics-off", metrics: false })

@@ -62,13 +62,13 @@ export const silent: Observer = {
 const nowMillis = (fiber: AnyFiber): number => fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
 
 /**
- * The metrics of the group named `name`, made once with the group's
- * attribute so that an update computes no attributes.
+ * The metrics of the group named `name`, made with the group's attribute
+ * (once per name) so that an update computes no attributes.
  *
  * @internal
  */
 export const withMetrics = (name: string): Observer => {
-  const group = metrics.make(name)
+  const group = metrics.ofGroup(name)
   return {
     called: (caller) => group.calls.updateUnsafe(1, caller.context),
     answered: (caller, role) => {
