@@ -54,7 +54,7 @@ export interface Report {
 
 export const formatSize = (size: number): string => size.toLocaleString("en-US").replace(/,/g, " ")
 
-export const formatNumber = (value: number): string => {
+const formatNumber = (value: number): string => {
   if (!Number.isFinite(value)) return "–"
   const digits = Number.isInteger(value) || value >= 100 ? 0 : value >= 10 ? 1 : value >= 1 ? 2 : 3
   return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
@@ -103,7 +103,7 @@ const matrixTable = ({ reference, rows, sizeLabel }: Section): string => {
     )
 }
 
-export const sectionMarkdown = (section: Section): string =>
+const sectionMarkdown = (section: Section): string =>
   [`### ${section.title}`, section.description, matrixTable(section)].join("\n\n")
 
 /** A line's scale-out over Redis: the median and p99 of each row, in microseconds. */
