@@ -1,9 +1,8 @@
 /**
- * The report: its data (what `--line` prints), its markdown and its charts.
- * A run rewrites only the parts of docs/benchmarks.md it measured.
+ * The report: its data (what `--line` prints), its markdown and its chart.
  */
-import { writeFileSync } from "node:fs"
-import type { Described, RedisSamples, Role } from "./line.js"
+import type { Described, Role } from "./line.js"
+import type { RedisSamples } from "./redis.js"
 
 /** One measured cell: an implementation in a scenario at a size. */
 export interface Row {
@@ -76,35 +75,30 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
     ...rows.map((cells) => `| ${cells.join(" | ")} |`)
   ].join("\n")
 
-const nameCell = (row: Row): string =>
-  row.role === "subject" ? `**${escape(row.implementation)}**` : escape(row.implementation)
-
-/** A "matrix" section: implementations down, sizes across, "median (ratio×)" in each cell. */
-const matrixTable = ({ reference, rows, sizeLabel }: Section): string => {
+/** A section's table: implementations down, sizes across, "median (ratio×)" in each cell. */
+const sectionMarkdown = ({ description, reference, rows, sizeLabel, title }: Section): string => {
   const sizes = distinct(rows.map((row) => row.size))
   const body = distinct(rows.map((row) => row.implementation)).map((name) => {
     const mine = rows.filter((row) => row.implementation === name)
     const cell = (row: Row | undefined) =>
       row === undefined ? "" : `${formatNumber(row.median)} (${formatRatio(row.ratio ?? 1)})` +
         (row.correct ? "" : " ⚠ wrong results")
-    const summary = (field: "executions" | "samples") => mine.map((row) => row[field]).join(" / ")
     return [
-      nameCell(mine[0]!),
+      mine[0]?.role === "subject" ? `**${escape(name)}**` : escape(name),
       ...sizes.map((size) => cell(mine.find((row) => row.size === size))),
-      summary("executions"),
-      summary("samples")
+      mine.map((row) => row.executions).join(" / "),
+      mine.map((row) => row.samples).join(" / ")
     ]
   })
-  return `Cells: median ${rows[0]?.unit ?? ""} (ratio to ${escape(reference)}). ` +
+  const header = ["implementation", ...sizes.map((size) => ` ${formatSize(size)} ${sizeLabel}`), " executions"]
+  return [
+    `### ${title}`,
+    description,
+    `Cells: median ${rows[0]?.unit ?? ""} (ratio to ${escape(reference)}). ` +
     "Executions: how many times the work ran per run. Samples: timed runs (or measures) per cell.\n\n" +
-    table(
-      ["implementation", ...sizes.map((size) => ` ${formatSize(size)} ${sizeLabel}`), " executions", " samples"],
-      body
-    )
+    table([...header, " samples"], body)
+  ].join("\n\n")
 }
-
-const sectionMarkdown = (section: Section): string =>
-  [`### ${section.title}`, section.description, matrixTable(section)].join("\n\n")
 
 /** A line's scale-out over Redis: the median and p99 of each row, in microseconds. */
 export const redisMarkdown = (line: string, samples: ReadonlyArray<RedisSamples>): string => {
@@ -115,7 +109,7 @@ export const redisMarkdown = (line: string, samples: ReadonlyArray<RedisSamples>
     return [escape(scenario), escape(implementation), micros(0.5), micros(0.99), described]
   })
   return `### Scale-out over Redis, ${line}\n\nA real \`redis-server\` on loopback, two groups on separate ` +
-    "connections in one process; latencies in microseconds, the in-memory group next to its Redis counterpart. See " +
+    "connections in one process, each call a root fiber of its own; latencies in microseconds, the in-memory group next to its Redis counterpart. See " +
     "docs/scale-out.md.\n\n" + table(["scenario", "implementation", " median (µs)", " p99 (µs)", "note"], rows)
 }
 
@@ -140,12 +134,12 @@ export const lineMarkdown = (report: Report, heading: string, chart: string): st
     "primitive meets it, and the row says what the contract costs there.",
     table(
       ["target", " measured", " limit", "", " floor"],
-      report.targets.map(({ floor, label, limit, measured, met }) => [
-        escape(label),
-        measured,
-        limit,
-        met ? "met" : "**missed**",
-        floor ?? ""
+      report.targets.map((target) => [
+        escape(target.label),
+        target.measured,
+        target.limit,
+        target.met ? "met" : "**missed**",
+        target.floor ?? ""
       ])
     ),
     `![ratios to the references](${chart})`,
@@ -162,22 +156,18 @@ export const lineMarkdown = (report: Report, heading: string, chart: string): st
 /** The two lines side by side: the subject's own figures on each runtime, and each one's ratio to its reference. */
 export const comparisonMarkdown = (effect3: Report, effect4: Report): string => {
   const node = (report: Report) => report.machine.find(([key]) => key === "Node.js")?.[1] ?? "?"
-  const subject = (report: Report, id: string, size: number) =>
-    report.sections.find((section) => section.id === id)?.rows.find((row) =>
-      row.role === "subject" && row.size === size
+  const subjectRows = (report: Report) =>
+    report.sections.flatMap((section) =>
+      section.rows.filter((row) => row.role === "subject").map((row) => ({ section, row }))
     )
   const ratio = (row: Row) => row.ratio === undefined ? "" : formatRatio(row.ratio)
-  const rows = effect3.sections.flatMap(({ id, rows, sizeLabel, title }) =>
-    distinct(rows.map((row) => row.size)).flatMap((size) => {
-      const [three, four] = [subject(effect3, id, size), subject(effect4, id, size)]
-      if (three === undefined || four === undefined) return []
-      const figures = [three, four].map((row) => `${formatNumber(row.median)} ${row.unit}`)
-      const sized = `${formatSize(size)} ${sizeLabel}`
-      return [[escape(title), sized, ...figures, formatRatio(four.median / three.median), ratio(three), ratio(four)]]
-    })
-  )
-  const header =
-    "scenario|size| effect 3| effect 4| effect 4 ÷ effect 3| effect 3 ÷ its reference| effect 4 ÷ its reference"
+  const rows = subjectRows(effect3).flatMap(({ row: three, section }) => {
+    const four = subjectRows(effect4).find((other) => other.section.id === section.id && other.row.size === three.size)
+    if (four === undefined) return []
+    const figures = [three, four.row].map((row) => `${formatNumber(row.median)} ${row.unit}`)
+    const ratios = [formatRatio(four.row.median / three.median), ratio(three), ratio(four.row)]
+    return [[escape(section.title), `${formatSize(three.size)} ${section.sizeLabel}`, ...figures, ...ratios]]
+  })
   return [
     "## Effect 3 and effect 4",
     `Each line is measured against its own peers and limits, on its own runtime (effect 3 on Node.js ` +
@@ -185,26 +175,24 @@ export const comparisonMarkdown = (effect3: Report, effect4: Report): string => 
     "`pnpm bench`. Across lines, times compare the runtimes as much as the libraries; each line's ratio to its own " +
     "reference says how the library stands where its users are.",
     `Targets met: effect 3 ${metCount(effect3.targets)}, effect 4 ${metCount(effect4.targets)}.`,
-    table(header.split("|"), rows)
+    table(
+      "scenario|size| effect 3| effect 4| effect 4 ÷ effect 3| effect 3 ÷ its reference| effect 4 ÷ its reference"
+        .split("|"),
+      rows
+    )
   ].join("\n\n")
 }
 
 const xml = (text: string): string => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
 const colors = ["#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#be185d"]
 
-/** One panel per section, one bar per row: its ratio, on a log scale from 1×. */
+/** An SVG with one panel per section and one bar per row: its ratio, on a log scale from 1×. */
 export const renderChart = (report: Report): string => {
   const charted = report.sections.filter((section) => section.rows.some((row) => row.ratio !== undefined))
   const names = distinct(charted.flatMap((section) => section.rows.map((row) => row.implementation)))
   // the label column fits the longest name, at about 6 px a character of 10 px Helvetica
   const left = 26 + Math.ceil(6 * Math.max(0, ...names.map((name) => name.length)))
   const [right, width] = [left + 560, left + 630]
-  const colorOf = ({ implementation, role }: Row) =>
-    role === "peer"
-      ? colors[names.indexOf(implementation) % colors.length]!
-      : role === "subject"
-      ? "#1d4ed8"
-      : "#9ca3af"
   const text = (x: number, y: number, attributes: string, content: string) =>
     `<text x="${x}" y="${y}" ${attributes}>${xml(content)}</text>`
   const parts = [
@@ -213,7 +201,8 @@ export const renderChart = (report: Report): string => {
       16,
       46,
       `font-size="12" fill="#4b5563"`,
-      `${report.line}, ${report.date.slice(0, 10)}, ${report.mode} run; log scale, left of 1× is cheaper`
+      `${report.line}, ${report.date.slice(0, 10)}, ${report.mode} run; ` +
+        "log scale, left of 1× is cheaper"
     )
   ]
   let y = 70
@@ -222,19 +211,18 @@ export const renderChart = (report: Report): string => {
     const low = Math.log(Math.min(0.5, ...rows.map((row) => row.ratio)))
     const high = Math.log(Math.max(2, ...rows.map((row) => row.ratio)))
     const x = (ratio: number) => left + ((Math.log(ratio) - low) / (high - low)) * (right - left)
-    parts.push(
-      text(16, y, `font-size="14" font-weight="bold"`, `${section.title} (ratio to ${section.reference})`)
-    )
+    parts.push(text(16, y, `font-size="14" font-weight="bold"`, `${section.title} (ratio to ${section.reference})`))
     const top = y + 8
     for (const size of distinct(rows.map((row) => row.size))) {
       parts.push(text(16, y += 18, `font-size="11" font-weight="bold"`, `${formatSize(size)} ${section.sizeLabel}`))
       for (const row of rows.filter((row) => row.size === size)) {
         const [from, to, bold] = [x(1), x(row.ratio), row.role === "subject" ? ` font-weight="bold"` : ""]
+        const color = { subject: "#1d4ed8", limit: "#9ca3af", peer: colors[names.indexOf(row.implementation) % 7] }
         parts.push(
           text(left - 10, y += 14, `font-size="10" text-anchor="end"${bold}`, row.implementation),
           `<rect x="${Math.min(from, to).toFixed(1)}" y="${y - 10}" width="${
             Math.max(1, Math.abs(to - from)).toFixed(1)
-          }" height="11" fill="${colorOf(row)}"/>`,
+          }" height="11" fill="${color[row.role]}"/>`,
           text(Number((Math.max(from, to) + 4).toFixed(1)), y, `font-size="10"${bold}`, formatRatio(row.ratio))
         )
       }
@@ -248,14 +236,4 @@ export const renderChart = (report: Report): string => {
     ...parts,
     "</svg>\n"
   ].join("\n")
-}
-
-const docs = new URL("../../../docs/", import.meta.url)
-
-/** Writes docs/benchmarks.md from its parts, and the charts of both lines. */
-export const writeDocs = (parts: ReadonlyArray<string>, charts: ReadonlyArray<readonly [string, Report]>): void => {
-  const header = "# Benchmarks\n\n<!-- Generated by `pnpm bench` (packages/bench): do not edit by hand. -->"
-  writeFileSync(new URL("benchmarks.md", docs), [header, ...parts].join("\n\n") + "\n")
-  for (const [name, report] of charts) writeFileSync(new URL(name, docs), renderChart(report))
-  process.stderr.write(`wrote docs/benchmarks.md and ${charts.map(([name]) => `docs/${name}`).join(", ")}\n`)
 }

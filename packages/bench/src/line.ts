@@ -1,8 +1,8 @@
 /**
  * What a line (effect 3 in ./effect3.ts, effect 4 in effect4/packages/bench)
- * gives the suite: its implementations, and an instance of one that callers
- * can be started on. No imports, so that either workspace can type-check its
- * line against it; the scenarios, the sampling and the report are shared.
+ * gives the suite: its implementations, and an instance of one to start
+ * callers on. No imports, so that either workspace can type-check its line
+ * against it.
  */
 
 /** `subject`: effect-singleflight; `limit`: a floor made of the same primitives, no registry; `peer`: an alternative. */
@@ -15,7 +15,6 @@ export interface Described {
   readonly semantics: string
 }
 
-/** The implementations every line measures, under the names the suite's sections and targets use. */
 export type ImplementationId =
   | "subject"
   | "metricsOff"
@@ -37,30 +36,35 @@ export interface Work {
 
 /** An implementation made in a scope of its own. */
 export interface Instance {
-  /** Starts a root fiber that calls `key()`, which it evaluates when it starts; `done` gets the value, if any. */
+  /** Starts a root fiber that calls `key()`, evaluated when it starts; `done` gets the value, if any. */
   readonly fork: (key: () => string, done: (value: number | undefined) => void) => void
   /** Calls `keys` one after the other in one run, and resolves with the sum of their values. */
   readonly sequence: (keys: Iterable<string>) => Promise<number>
-  /** Completes the Deferred limit's Deferreds with their key's value, 1 when `values` has none. */
-  readonly release: (values: ReadonlyMap<string, number>) => void
   readonly close: () => Promise<void>
 }
 
-/** Milliseconds per call of one Redis scenario. */
-export interface RedisSamples {
-  readonly scenario: string
-  readonly implementation: string
-  readonly millis: Array<number>
-  readonly note?: string | undefined
+/** A call started as a root fiber, for the Redis scenarios: its value (none if it failed), and how to interrupt it. */
+export interface Started {
+  readonly done: Promise<number | undefined>
+  readonly interrupt: () => Promise<void>
+}
+
+/** A group of the Redis scenarios: an in-memory one, or two over one `redis-server` on separate connections. */
+export type Group = (key: string, work: Work) => Started
+export interface RedisGroups {
+  readonly local: Group
+  readonly a: Group
+  readonly b: Group
+  readonly close: () => Promise<void>
 }
 
 export interface Line {
   readonly name: "effect 3" | "effect 4"
-  /** The line's bench package (its `package.json` and `node_modules` give the versions). */
+  /** The line's bench package (its `node_modules` give the versions). */
   readonly directory: URL
   readonly implementations: Readonly<Record<ImplementationId, Described>>
   /** `work(key)` runs once per execution; `keys` are the run's keys when known before it (the Deferred limit's). */
   readonly open: (id: ImplementationId, work: (key: string) => Work, keys: ReadonlyArray<string>) => Promise<Instance>
-  /** The scale-out scenarios over a real `redis-server`, `iterations` samples a row; fails without redis-server. */
-  readonly redis: (iterations: number) => Promise<Array<RedisSamples>>
+  /** The groups of the Redis scenarios, over a `redis-server` of their own; fails without redis-server. */
+  readonly redis: () => Promise<RedisGroups>
 }

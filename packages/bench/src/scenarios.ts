@@ -60,25 +60,16 @@ const freshKeys = (count: number): Map<string, number> => {
   return new Map(Array.from({ length: count }, (_, index) => [`${run}:${index}`, index + 1]))
 }
 
-const sum = (values: Iterable<number>): number => {
-  let total = 0
-  for (const value of values) total += value
-  return total
-}
-
 /** Resolves after the current macrotask and the timers due by then. */
 export const settle = (millis = 0): Promise<void> =>
   new Promise((resolve) => setTimeout(() => setImmediate(resolve), millis))
 
-const outcome = (executions: number, values: ReadonlyArray<number>, expected: ReadonlyArray<number>): Outcome =>
-  values.length === expected.length && sum(values) === sum(expected)
+const outcome = (executions: number, values: ReadonlyArray<number>, expected: ReadonlyArray<number>): Outcome => {
+  const [got, want] = [values, expected].map((all) => all.reduce((total, value) => total + value, 0))
+  return values.length === expected.length && got === want
     ? { executions }
-    : { executions, problem: `${values.length} values summing to ${sum(values)}, not ${sum(expected)}` }
-
-const noInstance = () => {
-  throw new Error("no instance open")
+    : { executions, problem: `${values.length} values summing to ${got}, not ${want}` }
 }
-const closed: Instance = { fork: noInstance, sequence: noInstance, release: noInstance, close: async () => {} }
 
 /** Work held in flight: it ends with 1 when `gate` opens. */
 const heldWork = (gate: Gate): Work => ({ value: 1, after: (resume) => gate.onOpen(resume) })
@@ -101,8 +92,8 @@ const launch = (instance: Instance, count: number, key: (index: number) => strin
     }
   })
 
-/** Starts `count` callers over `keys` and returns once every one has started, and `settleMillis` more. */
-const hold = async (instance: Instance, keys: ReadonlyArray<string>, count: number, settleMillis: number) => {
+/** Starts `count` callers over `keys`, and returns their values once every one has started, and `millis` more. */
+const hold = async (instance: Instance, keys: ReadonlyArray<string>, count: number, millis: number) => {
   let started = 0
   const values = launch(instance, count, (index) => (started++, keys[index % keys.length]!))
   const deadline = Date.now() + 60_000
@@ -110,14 +101,15 @@ const hold = async (instance: Instance, keys: ReadonlyArray<string>, count: numb
     if (Date.now() > deadline) throw new Error("timed out waiting for the callers to start")
     await settle()
   }
-  await settle(settleMillis)
+  await settle(millis)
   return { values }
 }
 
 /**
  * Concurrent callers: caller `i` takes key `i mod keys`, and the work of a key is one macrotask (`setImmediate`)
  * that starts once the last caller arrived, so that no execution ends while callers are still arriving. Sequential
- * calls: one run over fresh keys whose value is ready at once, with the held keys in flight for the round.
+ * calls: one run over fresh keys whose value is ready at once, with the held keys in flight for the round (putting
+ * many keys in flight is slow: with held keys, one instance lives for the round).
  */
 export const timed = (line: Line, id: ImplementationId, load: Load): TimedTask => {
   const concurrent = load._tag === "concurrent"
@@ -125,7 +117,7 @@ export const timed = (line: Line, id: ImplementationId, load: Load): TimedTask =
   const inFlight = concurrent ? 0 : load.inFlight
   let [values, keys, arrived, released] = [new Map<string, number>(), new Array<string>(), new Gate(), new Gate()]
   let [executions, results, holders] = [0, new Array<number>(), Promise.resolve(new Array<number>())]
-  let instance = closed
+  let instance: Instance | undefined
   const work = (key: string): Work => {
     executions++
     const value = values.get(key)
@@ -137,12 +129,11 @@ export const timed = (line: Line, id: ImplementationId, load: Load): TimedTask =
     return instance = await line.open(id, work, runKeys)
   }
   const close = async () => {
-    await instance.close()
-    instance = closed
+    await instance?.close()
+    instance = undefined
   }
   return {
     callsPerRun: calls,
-    // putting many keys in flight is slow: with held keys, the instance lives for the round
     beforeRound: async () => {
       if (inFlight === 0) return
       released = new Gate()
@@ -151,25 +142,24 @@ export const timed = (line: Line, id: ImplementationId, load: Load): TimedTask =
     beforeEach: async () => {
       values = freshKeys(concurrent ? load.keys : calls)
       keys = [...values.keys()]
-      if (concurrent) {
-        arrived = new Gate()
-        const current = await open(keys)
-        arrived.onOpen(() => setImmediate(() => current.release(values)))
-      } else if (inFlight === 0) await open([])
+      arrived = new Gate()
+      if (inFlight === 0) await open(concurrent ? keys : [])
       else executions = 0
     },
     run: async () => {
+      const current = instance
+      if (current === undefined) throw new Error("no instance open")
       results = concurrent
-        ? await launch(instance, calls, (index) => {
+        ? await launch(current, calls, (index) => {
           if (index === calls - 1) arrived.open()
           return keys[index % keys.length]!
         })
-        : [await instance.sequence(keys)]
+        : [await current.sequence(keys)]
     },
     afterEach: async () => {
       const expected = concurrent
         ? Array.from({ length: calls }, (_, index) => values.get(keys[index % keys.length]!)!)
-        : [sum(values.values())]
+        : [[...values.values()].reduce((total, value) => total + value, 0)]
       const result = outcome(executions, results, expected)
       if (inFlight === 0) await close()
       return result
@@ -177,7 +167,6 @@ export const timed = (line: Line, id: ImplementationId, load: Load): TimedTask =
     afterRound: async () => {
       if (inFlight === 0) return undefined
       released.open()
-      instance.release(new Map())
       const ended = (await holders).length
       await close()
       return ended === inFlight ? undefined : `${ended} of ${inFlight} held callers ended`
@@ -198,7 +187,6 @@ export const held = async (line: Line, id: ImplementationId, keyCount: number, c
     },
     release: async () => {
       released.open()
-      instance.release(new Map())
       const result = outcome(executions, await values, new Array<number>(callers).fill(1))
       await instance.close()
       return result

@@ -10,7 +10,7 @@ import { formatRatio, formatSize } from "./format.js"
 import type { Report, Row, Section, Target } from "./format.js"
 import { measureHeap, median, sample } from "./harness.js"
 import type { Check, SamplingPlan } from "./harness.js"
-import type { Described, ImplementationId, Line } from "./line.js"
+import type { ImplementationId, Line } from "./line.js"
 import { held, timed } from "./scenarios.js"
 import type { Load } from "./scenarios.js"
 
@@ -44,14 +44,13 @@ export const fullPlan: Plan = {
       : { rounds: 3, iterations: 1, time: 1_000, warmupIterations: 0 }
 }
 
-const once: SamplingPlan = { rounds: 1, iterations: 3, time: 0, warmupIterations: 1 }
 export const quickPlan: Plan = {
   mode: "quick",
   sizes: [10, 100],
   scaleCalls: 20,
   memoryCounts: [200],
   memoryRepeats: 1,
-  sampling: () => once
+  sampling: () => ({ rounds: 1, iterations: 3, time: 0, warmupIterations: 1 })
 }
 
 /**
@@ -60,12 +59,7 @@ export const quickPlan: Plan = {
  */
 type Goal = readonly [against: ImplementationId, kind: "ratio" | "ahead" | "bytes", limit: number]
 
-interface SectionSpec {
-  /** `--only=memory` selects "memory-waiters" and "memory-keys". */
-  readonly id: string
-  readonly title: string
-  readonly description: string
-  readonly sizeLabel: string
+interface SectionSpec extends Pick<Section, "id" | "title" | "description" | "sizeLabel"> {
   /** Ratios are to this implementation at the same size; without one, to the same implementation at the first size. */
   readonly reference?: ImplementationId
   /** The limit each target is also checked for (the reference unless given): what no design built on it can beat. */
@@ -77,44 +71,33 @@ interface SectionSpec {
 }
 
 /** The row of one cell; its executions are "3" when every run ran the work 3 times, "3–5" otherwise. */
-const rowOf = ({ name, role }: Described, size: number, unit: string, values: Array<number>, check: Check): Row => ({
-  size,
-  implementation: name,
-  role,
-  median: median(values),
-  unit,
-  samples: values.length,
-  executions: [...new Set([Math.min(...check.executions), Math.max(...check.executions)])].join("–"),
-  correct: check.problems.length === 0
-})
+const rowOf = (line: Line, id: ImplementationId, size: number, unit: string, values: Array<number>, check: Check) => {
+  const { name, role } = line.implementations[id]
+  const executions = [...new Set([Math.min(...check.executions), Math.max(...check.executions)])].join("–")
+  const correct = check.problems.length === 0
+  return { size, implementation: name, role, median: median(values), unit, samples: values.length, executions, correct }
+}
 
 /** The tasks of one size sampled together, interleaved: the median time of a run, or of one call. */
-const timedRows = (
-  ids: ReadonlyArray<ImplementationId>,
-  load: (size: number, plan: Plan) => Load,
-  unit: "ms/run" | "µs/call" = "µs/call"
-) =>
-async (line: Line, size: number, plan: Plan) => {
-  const concrete = load(size, plan)
-  const tasks = ids.map((id) => timed(line, id, concrete))
-  const samples = await sample(tasks, plan.sampling(size))
-  const scale = unit === "ms/run" ? 1 : 1000 / tasks[0]!.callsPerRun
-  return samples.map(({ check, millis }, index) =>
-    rowOf(line.implementations[ids[index]!], size, unit, millis.map((value) => value * scale), check)
-  )
-}
+const timedRows =
+  (ids: ReadonlyArray<ImplementationId>, load: (size: number, plan: Plan) => Load, perRun = false) =>
+  async (line: Line, size: number, plan: Plan) => {
+    const tasks = ids.map((id) => timed(line, id, load(size, plan)))
+    const samples = await sample(tasks, plan.sampling(size))
+    const scale = perRun ? 1 : 1000 / tasks[0]!.callsPerRun
+    return samples.map(({ check, millis }, index) =>
+      rowOf(line, ids[index]!, size, perRun ? "ms/run" : "µs/call", millis.map((value) => value * scale), check)
+    )
+  }
 
 /** Heap bytes per waiter (`size` callers on one key) or per key (`size` callers on `size` keys). */
 const memoryRows =
   (ids: ReadonlyArray<ImplementationId>, per: "waiter" | "key") => async (line: Line, size: number, plan: Plan) => {
     const rows = []
     for (const id of ids) {
-      const { bytes, check } = await measureHeap(
-        () => held(line, id, per === "waiter" ? 1 : size, size),
-        size,
-        plan.memoryRepeats
-      )
-      rows.push(rowOf(line.implementations[id], size, `B/${per}`, bytes, check))
+      const keys = per === "waiter" ? 1 : size
+      const { bytes, check } = await measureHeap(() => held(line, id, keys, size), size, plan.memoryRepeats)
+      rows.push(rowOf(line, id, size, `B/${per}`, bytes, check))
     }
     return rows
   }
@@ -140,7 +123,7 @@ const concurrent = (id: string, title: string, onKeys: string, keys: (callers: n
     "after the last caller arrived. Median time of a run of all N callers.",
   sizeLabel: "callers",
   sizes: planSizes,
-  measure: timedRows(everyOne, (callers) => ({ _tag: "concurrent", callers, keys: keys(callers) }), "ms/run")
+  measure: timedRows(everyOne, (callers) => ({ _tag: "concurrent", callers, keys: keys(callers) }), true)
 })
 
 const sections: ReadonlyArray<SectionSpec> = [
@@ -191,11 +174,10 @@ const sections: ReadonlyArray<SectionSpec> = [
     floor: "forkJoin",
     goals: peerGoals,
     sizes: planSizes,
-    measure: timedRows(["subject", "forkJoin", ...peers], (inFlight, plan) => ({
-      _tag: "sequential",
-      calls: plan.scaleCalls,
-      inFlight
-    }))
+    measure: timedRows(
+      ["subject", "forkJoin", ...peers],
+      (inFlight, plan) => ({ _tag: "sequential", calls: plan.scaleCalls, inFlight })
+    )
   },
   {
     id: "memory-waiters",
@@ -236,13 +218,14 @@ export const runBench = async (line: Line, plan: Plan, progress: (text: string) 
       }
       progress(`${line.name}, ${spec.title}, ${formatSize(size)}: ${((Date.now() - sizeStarted) / 1000).toFixed(1)} s`)
     }
+    const { description, id, sizeLabel, title } = spec
     const reference = spec.reference && line.implementations[spec.reference].name
     const section: Section = {
-      id: spec.id,
-      title: spec.title,
-      sizeLabel: spec.sizeLabel,
-      description: spec.description,
-      reference: reference ?? `itself at ${plan.sizes[0]} ${spec.sizeLabel}`,
+      id,
+      title,
+      description,
+      sizeLabel,
+      reference: reference ?? `itself at ${plan.sizes[0]} ${sizeLabel}`,
       rows: withRatios(rows, reference)
     }
     results.push(section)
@@ -276,40 +259,37 @@ const withRatios = (rows: ReadonlyArray<Row>, reference: string | undefined): Ar
     return base === undefined || base === row ? row : { ...row, ratio: row.median / base.median }
   })
 
+/** Each goal at 1 000 and 100 000 (callers, calls, keys); a quick run checks its largest size instead. */
 const targetsOf = (section: Section, goals: ReadonlyArray<Goal>, floor: string | undefined, line: Line) => {
-  // Targets hold at 1 000 and 100 000 (callers, calls, keys); a quick run checks its largest size instead.
   const sizes = [...new Set(section.rows.map((row) => row.size))]
   const large = sizes.filter((size) => size >= 1_000)
-  return goals.flatMap((goal) =>
-    (large.length > 0 ? large : [Math.max(...sizes)]).flatMap((size) => {
-      const [id, kind, limit] = goal
+  return goals.flatMap(([id, kind, limit]) =>
+    (large.length > 0 ? large : [Math.max(...sizes)]).flatMap((size): Array<Target> => {
       const against = line.implementations[id].name
       const rows = section.rows.filter((row) => row.size === size)
-      const subject = rows.find((row) => row.role === "subject")
-      const other = rows.find((row) => row.implementation === against)
+      const [subject, other] = [
+        rows.find((row) => row.role === "subject"),
+        rows.find((row) => row.implementation === against)
+      ]
       if (subject === undefined || other === undefined) return []
       const bytes = kind === "bytes"
       const measured = bytes ? subject.median - other.median : subject.median / other.median
       const floorRow = floor === against || bytes ? undefined : rows.find((row) => row.implementation === floor)
-      return [
-        {
-          ...(floorRow === undefined ? {} : { floor: formatRatio(floorRow.median / other.median) }),
-          label: `${section.title}, ${formatSize(size)} ${section.sizeLabel}: ${
-            bytes ? "bytes over" : "vs"
-          } ${against}`,
-          measured: bytes ? `${Math.round(measured)} B` : formatRatio(measured),
-          limit: { bytes: `≤ ${limit} B`, ratio: `≤ ${limit}×`, ahead: "ahead (< 1×)" }[kind],
-          met: kind === "ahead" ? measured < limit : measured <= limit
-        } satisfies Target
-      ]
+      return [{
+        ...(floorRow === undefined ? {} : { floor: formatRatio(floorRow.median / other.median) }),
+        label: `${section.title}, ${formatSize(size)} ${section.sizeLabel}: ${bytes ? "bytes over" : "vs"} ${against}`,
+        measured: bytes ? `${Math.round(measured)} B` : formatRatio(measured),
+        limit: { bytes: `≤ ${limit} B`, ratio: `≤ ${limit}×`, ahead: "ahead (< 1×)" }[kind],
+        met: kind === "ahead" ? measured < limit : measured <= limit
+      }]
     })
   )
 }
 
 const machine = (line: Line, loadBefore: ReadonlyArray<number>, seconds: number): Array<readonly [string, string]> => {
   const load = (values: ReadonlyArray<number>) => values.map((value) => value.toFixed(2)).join(", ")
-  const version = (directory: URL, name: string) => {
-    const file = new URL(`node_modules/${name}/package.json`, directory)
+  const version = (name: string) => {
+    const file = new URL(`node_modules/${name}/package.json`, line.directory)
     return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version : "?"
   }
   // the commit, and whether the library's sources differ from it
@@ -323,12 +303,9 @@ const machine = (line: Line, loadBefore: ReadonlyArray<number>, seconds: number)
     ["Node.js", `${process.version} (V8 ${process.versions.v8})`],
     ["load average (1, 5, 15 min) before / after", `${load(loadBefore)} / ${load(Os.loadavg())}`],
     ["duration of the run", `${seconds.toFixed(0)} s`],
-    [
-      "effect-singleflight",
-      `${version(line.directory, "effect-singleflight")} (${git("rev-parse", "--short", "HEAD")}${dirty})`
-    ],
-    ["effect", version(line.directory, "effect")],
-    ["promise-coalesce", version(line.directory, "promise-coalesce")]
+    ["effect-singleflight", `${version("effect-singleflight")} (${git("rev-parse", "--short", "HEAD")}${dirty})`],
+    ["effect", version("effect")],
+    ["promise-coalesce", version("promise-coalesce")]
   ]
 }
 

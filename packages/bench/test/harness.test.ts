@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { line } from "../src/effect3.js"
 import { lineMarkdown, renderChart } from "../src/format.js"
 import type { Line } from "../src/line.js"
+import { measureRedis } from "../src/redis.js"
 import { quickPlan, runBench } from "../src/suite.js"
 import type { Plan } from "../src/suite.js"
 
@@ -83,5 +84,25 @@ describe("the checks", () => {
     expect(problems).toContain("Hot key, 10, effect-singleflight: wrong results")
     expect(report.sections[0]?.rows.every((row) => !row.correct)).toBe(true)
     expect(lineMarkdown(report, "## Effect 3", "benchmarks.svg")).toContain("⚠ wrong results")
+  }, 60_000)
+})
+
+describe("the Redis scenarios", () => {
+  it("measure every row over a real redis-server, each follower getting its owner's value", async () => {
+    const rows = await measureRedis(line, 2)
+    expect(rows.map((row) => `${row.scenario}: ${row.implementation.split(" ")[0]}`)).toEqual([
+      "uncontended call: effect-singleflight",
+      "uncontended call: @effect-singleflight/redis",
+      "follower latency after the owner finishes: effect-singleflight",
+      "follower latency after the owner finishes: @effect-singleflight/redis",
+      "takeover after the owner is interrupted: @effect-singleflight/redis"
+    ])
+    for (const row of rows) expect(row.millis.length > 0 && row.millis.every(Number.isFinite), row.scenario).toBe(true)
+  }, 60_000)
+
+  it("fail when a follower ran its own work instead of getting its owner's value", async () => {
+    // the follower's group is the in-memory one: it cannot see the owner's flight on Redis
+    const apart: Line = { ...line, redis: () => line.redis().then((groups) => ({ ...groups, b: groups.local })) }
+    await expect(measureRedis(apart, 2)).rejects.toThrow("not the owner's value")
   }, 60_000)
 })

@@ -11,6 +11,7 @@ import { SingleFlight } from "effect-singleflight"
 import * as Cache from "effect/Cache"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
@@ -19,18 +20,17 @@ import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import { coalesceAsync } from "promise-coalesce"
-import type { Described, ImplementationId } from "../../../../packages/bench/src/line.js"
+import type { Described, ImplementationId, Work } from "../../../../packages/bench/src/line.js"
 
 /** One caller's request for a key. Errors are `unknown` because a peer (promise-coalesce) loses their type. */
 export type Call = (key: string) => Effect.Effect<number, unknown>
 
 export interface Environment {
-  /** The work of one key. Benchmark work never fails. */
+  /** The work of one key, as an effect (benchmark work never fails) and as the scenario gives it. */
   readonly lookup: (key: string) => Effect.Effect<number>
+  readonly work: (key: string) => Work
   /** The keys of the run, when the scenario knows them before it starts. */
   readonly keys: ReadonlyArray<string>
-  /** The Deferred of a key, completed by the scenario when the key's work would end (for the Deferred limit). */
-  readonly deferredOf: (key: string) => Deferred.Deferred<number>
 }
 
 export interface Implementation extends Described {
@@ -73,11 +73,22 @@ export const singleFlightTraced: Implementation = {
 export const deferredLimit: Implementation = {
   name: "limit: fibers awaiting a Deferred",
   role: "limit",
-  semantics: "Not a coalescer: one Deferred per key, made beforehand and completed by the scenario when the work " +
-    "would end. No registry, no work fiber: the floor of any design in which waiters await a Deferred.",
+  semantics: "Not a coalescer: one Deferred per key, made beforehand and completed when the key's work ends, " +
+    "without a fiber. No registry, no work fiber: the floor of any design in which waiters await a Deferred.",
   // its Deferreds are made here, before the timed run, when the keys are known
-  make: ({ deferredOf, keys }) =>
+  make: ({ keys, work }) =>
     Effect.sync(() => {
+      const deferreds = new Map<string, Deferred.Deferred<number>>()
+      const deferredOf = (key: string) => {
+        const known = deferreds.get(key)
+        if (known !== undefined) return known
+        const [deferred, { after, value }] = [Deferred.makeUnsafe<number>(), work(key)]
+        deferreds.set(key, deferred)
+        const complete = () => Deferred.doneUnsafe(deferred, Exit.succeed(value))
+        if (after === undefined) complete()
+        else after(complete)
+        return deferred
+      }
       for (const key of keys) deferredOf(key)
       return (key: string) => Deferred.await(deferredOf(key))
     })

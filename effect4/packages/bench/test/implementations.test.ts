@@ -11,8 +11,8 @@ const gatedEnvironment = (gate: Deferred.Deferred<void>) => {
   )
   const environment: Environment = {
     lookup: () => Effect.suspend(() => (counter.executions++, work)),
-    keys: [],
-    deferredOf: () => Deferred.makeUnsafe()
+    work: () => ({ value: 7 }),
+    keys: []
   }
   return { counter, environment }
 }

@@ -1,17 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { ImplementationId } from "../../../../packages/bench/src/line.js"
+import { measureRedis } from "../../../../packages/bench/src/redis.js"
 import { held, timed } from "../../../../packages/bench/src/scenarios.js"
 import type { Outcome, TimedTask } from "../../../../packages/bench/src/scenarios.js"
 import { line } from "../src/effect4.js"
 import { implementations } from "../src/implementations.js"
 
 const ids = Object.keys(implementations) as Array<ImplementationId>
-/** The Deferred limit has no work to end its Deferreds in the sequential scenarios: its callers would wait forever. */
-const withWork = ids.filter((id) => id !== "deferred")
 
-/** The executions of one run of `callers` callers over `keys` keys: once per key for a coalescer. */
+/** The executions of one run of `callers` callers over `keys` keys: once per key for a coalescer and the Deferreds. */
 const executionsOf = (id: ImplementationId, callers: number, keys: number): number =>
-  id === "deferred" ? 0 : id === "noCoalescing" || id === "forkJoin" ? callers : keys
+  id === "noCoalescing" || id === "forkJoin" ? callers : keys
 
 /** What the sampler does with a task, without the timing: its hooks around two runs. */
 const runTwice = async (task: TimedTask): Promise<Array<Outcome>> => {
@@ -48,9 +47,7 @@ describe("the effect 4 scenarios", () => {
         expectCorrect(await callers.release(), executionsOf(id, 20, keys))
       }
     )
-  })
 
-  describe.each(withWork)("%s", (id) => {
     it.each([0, 5])(
       "10 sequential calls on fresh keys, %i keys held in flight, each run the work once",
       async (inFlight) => {
@@ -60,6 +57,20 @@ describe("the effect 4 scenarios", () => {
       }
     )
   })
+
+  it(
+    "the Redis scenarios measure every row over a real redis-server, each follower getting its owner's value",
+    async () => {
+      const rows = await measureRedis(line, 2)
+      expect(rows).toHaveLength(5)
+      for (const row of rows) {
+        expect(row.millis.length > 0 && row.millis.every(Number.isFinite), row.scenario).toBe(
+          true
+        )
+      }
+    },
+    60_000
+  )
 
   it("covers every implementation: the subject, five limits (two of them its own variants) and five peers", () => {
     const described = Object.values(line.implementations)
