@@ -109,8 +109,9 @@ export const redisMarkdown = (line: string, samples: ReadonlyArray<RedisSamples>
     return [escape(scenario), escape(implementation), micros(0.5), micros(0.99), described]
   })
   return `### Scale-out over Redis, ${line}\n\nA real \`redis-server\` on loopback, two groups on separate ` +
-    "connections in one process, each call a root fiber of its own; latencies in microseconds, the in-memory group next to its Redis counterpart. See " +
-    "docs/scale-out.md.\n\n" + table(["scenario", "implementation", " median (µs)", " p99 (µs)", "note"], rows)
+    "connections in one process, each call a root fiber of its own; latencies in microseconds, the in-memory group " +
+    "next to its Redis counterpart. See docs/scale-out.md.\n\n" +
+    table(["scenario", "implementation", " median (µs)", " p99 (µs)", "note"], rows)
 }
 
 /** A line's part of docs/benchmarks.md: three lines for a newcomer, then targets, method, semantics and results. */
@@ -161,8 +162,9 @@ export const comparisonMarkdown = (effect3: Report, effect4: Report): string => 
       section.rows.filter((row) => row.role === "subject").map((row) => ({ section, row }))
     )
   const ratio = (row: Row) => row.ratio === undefined ? "" : formatRatio(row.ratio)
+  const fours = subjectRows(effect4)
   const rows = subjectRows(effect3).flatMap(({ row: three, section }) => {
-    const four = subjectRows(effect4).find((other) => other.section.id === section.id && other.row.size === three.size)
+    const four = fours.find((other) => other.section.id === section.id && other.row.size === three.size)
     if (four === undefined) return []
     const figures = [three, four.row].map((row) => `${formatNumber(row.median)} ${row.unit}`)
     const ratios = [formatRatio(four.row.median / three.median), ratio(three), ratio(four.row)]
@@ -201,8 +203,7 @@ export const renderChart = (report: Report): string => {
       16,
       46,
       `font-size="12" fill="#4b5563"`,
-      `${report.line}, ${report.date.slice(0, 10)}, ${report.mode} run; ` +
-        "log scale, left of 1× is cheaper"
+      `${report.line}, ${report.date.slice(0, 10)}, ${report.mode} run; log scale, left of 1× is cheaper`
     )
   ]
   let y = 70
@@ -217,7 +218,11 @@ export const renderChart = (report: Report): string => {
       parts.push(text(16, y += 18, `font-size="11" font-weight="bold"`, `${formatSize(size)} ${section.sizeLabel}`))
       for (const row of rows.filter((row) => row.size === size)) {
         const [from, to, bold] = [x(1), x(row.ratio), row.role === "subject" ? ` font-weight="bold"` : ""]
-        const color = { subject: "#1d4ed8", limit: "#9ca3af", peer: colors[names.indexOf(row.implementation) % 7] }
+        const color = {
+          subject: "#1d4ed8",
+          limit: "#9ca3af",
+          peer: colors[names.indexOf(row.implementation) % colors.length]
+        }
         parts.push(
           text(left - 10, y += 14, `font-size="10" text-anchor="end"${bold}`, row.implementation),
           `<rect x="${Math.min(from, to).toFixed(1)}" y="${y - 10}" width="${

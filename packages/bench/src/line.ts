@@ -15,6 +15,7 @@ export interface Described {
   readonly semantics: string
 }
 
+/** The implementations every line measures, under the names the suite's sections and targets use. */
 export type ImplementationId =
   | "subject"
   | "metricsOff"

@@ -79,16 +79,19 @@ const rowOf = (line: Line, id: ImplementationId, size: number, unit: string, val
 }
 
 /** The tasks of one size sampled together, interleaved: the median time of a run, or of one call. */
-const timedRows =
-  (ids: ReadonlyArray<ImplementationId>, load: (size: number, plan: Plan) => Load, perRun = false) =>
-  async (line: Line, size: number, plan: Plan) => {
-    const tasks = ids.map((id) => timed(line, id, load(size, plan)))
-    const samples = await sample(tasks, plan.sampling(size))
-    const scale = perRun ? 1 : 1000 / tasks[0]!.callsPerRun
-    return samples.map(({ check, millis }, index) =>
-      rowOf(line, ids[index]!, size, perRun ? "ms/run" : "µs/call", millis.map((value) => value * scale), check)
-    )
-  }
+const timedRows = (
+  ids: ReadonlyArray<ImplementationId>,
+  load: (size: number, plan: Plan) => Load,
+  unit: "ms/run" | "µs/call" = "µs/call"
+) =>
+async (line: Line, size: number, plan: Plan) => {
+  const tasks = ids.map((id) => timed(line, id, load(size, plan)))
+  const samples = await sample(tasks, plan.sampling(size))
+  const scale = unit === "ms/run" ? 1 : 1000 / tasks[0]!.callsPerRun
+  return samples.map(({ check, millis }, index) =>
+    rowOf(line, ids[index]!, size, unit, millis.map((value) => value * scale), check)
+  )
+}
 
 /** Heap bytes per waiter (`size` callers on one key) or per key (`size` callers on `size` keys). */
 const memoryRows =
@@ -123,7 +126,7 @@ const concurrent = (id: string, title: string, onKeys: string, keys: (callers: n
     "after the last caller arrived. Median time of a run of all N callers.",
   sizeLabel: "callers",
   sizes: planSizes,
-  measure: timedRows(everyOne, (callers) => ({ _tag: "concurrent", callers, keys: keys(callers) }), true)
+  measure: timedRows(everyOne, (callers) => ({ _tag: "concurrent", callers, keys: keys(callers) }), "ms/run")
 })
 
 const sections: ReadonlyArray<SectionSpec> = [
@@ -201,6 +204,7 @@ const sections: ReadonlyArray<SectionSpec> = [
   }
 ]
 
+/** `--only=memory` selects "memory-waiters" and "memory-keys". */
 const scenarioOf = (spec: SectionSpec) => spec.id.split("-")[0]!
 export const scenarioIds = [...new Set(sections.map(scenarioOf))]
 
