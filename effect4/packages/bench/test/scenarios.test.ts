@@ -58,19 +58,11 @@ describe("the effect 4 scenarios", () => {
     )
   })
 
-  it(
-    "the Redis scenarios measure every row over a real redis-server, each follower getting its owner's value",
-    async () => {
-      const rows = await measureRedis(line, 2)
-      expect(rows).toHaveLength(5)
-      for (const row of rows) {
-        expect(row.millis.length > 0 && row.millis.every(Number.isFinite), row.scenario).toBe(
-          true
-        )
-      }
-    },
-    60_000
-  )
+  it("the Redis scenarios run over a real redis-server, each follower getting its owner's value", async () => {
+    const rows = await measureRedis(line, 2)
+    expect(rows).toHaveLength(5)
+    expect(rows.every((row) => row.millis.length > 0 && row.millis.every(Number.isFinite))).toBe(true)
+  }, 60_000)
 
   it("covers every implementation: the subject, five limits (two of them its own variants) and five peers", () => {
     const described = Object.values(line.implementations)
