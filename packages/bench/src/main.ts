@@ -45,13 +45,14 @@ const runLine = async (name: string): Promise<Outcome> => {
   const outcome = await runBench(line, quick ? quickPlan : fullPlan, log, only)
   if (!only.includes("redis")) return outcome
   const redis = await measureRedis(line, quick ? 20 : 500).then(
-    (samples) => redisMarkdown(line.name, samples),
+    ({ problems, rows }) => ({ markdown: redisMarkdown(line.name, rows), problems }),
     (error) => {
       log(`${line.name}: Redis skipped: ${error}`)
-      return `### Scale-out over Redis, ${line.name}\n\nSkipped in the last run: ${error}`
+      return { markdown: `### Scale-out over Redis, ${line.name}\n\nSkipped in the last run: ${error}`, problems: [] }
     }
   )
-  return { ...outcome, redis }
+  const problems = [...outcome.problems, ...redis.problems.map((problem) => `Scale-out over Redis: ${problem}`)]
+  return { ...outcome, problems, redis: redis.markdown }
 }
 
 /** The effect 4 line in a child process on Node.js 22; its progress goes to our stderr, its report to our stdout. */
