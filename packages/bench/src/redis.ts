@@ -6,6 +6,7 @@
  * deployment adds to.
  */
 import type { Group, Line } from "./line.js"
+import { settle } from "./scenarios.js"
 
 /** Milliseconds per call of one Redis scenario. */
 export interface RedisSamples {
@@ -15,7 +16,6 @@ export interface RedisSamples {
   readonly note?: string | undefined
 }
 
-const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
 const signal = () => {
   let fire = () => {}
   const fired = new Promise<void>((resolve) => (fire = resolve))
@@ -45,7 +45,7 @@ const followerLatency = (owner: Group, follower: Group, problems: Array<string>)
     }
   })
   await started.fired
-  await sleep(5)
+  await settle(5)
   const value = await follower(key, { value: -1 }).done
   const latency = performance.now() - workEnded
   if (value !== 1) problems.push(`the follower of ${key} got ${value}, not the owner's value`)
@@ -60,7 +60,7 @@ const takeoverLatency = (owner: Group, follower: Group) => async (key: string) =
   await started.fired
   let takenOverAt = 0
   const following = follower(key, { value: 1, after: (resume) => (takenOverAt = performance.now(), resume()) })
-  await sleep(5)
+  await settle(5)
   const interruptedAt = performance.now()
   await owning.interrupt()
   await following.done
